@@ -1,0 +1,26 @@
+# The two commands of the README: `make demo` and `make test`. Both install first.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# A CPU build of torch; on a CUDA machine run e.g. `make demo TORCH=torch`.
+TORCH  ?= torch==2.13.0
+SUITE  ?= suites/smoke.yaml
+
+.PHONY: install demo test clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: install
+	$(VENV)/bin/harness run $(SUITE)
+
+test: install
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) results/smoke leaderboards/*.html

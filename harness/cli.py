@@ -1,0 +1,151 @@
+"""The `harness` command: run, validate, ls.
+
+The only module that prints. Errors a user can cause (HarnessError) become one message
+and exit code 2, never a traceback. Heavy imports happen inside the commands that need
+them, so `harness --help` and `harness ls` answer at once.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from harness import __version__
+from harness.errors import HarnessError
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+def user_errors(fn):
+    """HarnessError -> exit 2 with its message, no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except HarnessError as err:
+            raise UserError(str(err)) from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="harness")
+def main() -> None:
+    """Compare fine-tuning methods: train each variant of a suite, evaluate it, record it.
+
+    A suite is one YAML file pairing a model, tuning methods and datasets with metrics.
+    Start with `harness validate SUITE`, then `harness run SUITE`.
+    """
+
+
+def _load(suite_path: str):
+    from harness.spec import load_suite
+
+    loaded = load_suite(suite_path)
+    for note in loaded.notes:
+        click.echo(f"note: {note}", err=True)
+    return loaded
+
+
+@main.command()
+@click.argument("suite", type=click.Path(dir_okay=False))
+@user_errors
+def validate(suite: str) -> None:
+    """Check a suite without running anything: keys, types, names, files, template fields.
+
+    Every problem is printed with its YAML path; the exit code is 2 if there is any.
+    """
+    from harness.plan import plan
+
+    loaded = _load(suite)
+    variants = plan(loaded)
+    tuned = sum(v.method != "baseline" for v in variants)
+    click.echo(f"{suite}: ok — suite {loaded.suite.name!r}, {len(variants)} variants "
+               f"({len(variants) - tuned} baseline, {tuned} tuned), {len(loaded.suite.evals)} eval(s)")
+
+
+@main.command()
+@click.argument("suite", type=click.Path(dir_okay=False))
+@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for records: RESULTS/<suite>/<variant_id>/record.json.")
+@click.option("--only", "only", default=None, metavar="GLOB", help="Run only variants whose name matches (e.g. 'lora*').")
+@click.option("--force", is_flag=True, help="Recompute variants that already have an ok record.")
+@user_errors
+def run(suite: str, results_dir: str, only: str | None, force: bool) -> None:
+    """Train and evaluate every variant of SUITE, writing one record per variant.
+
+    Variants with an ok record are skipped (ids hash the resolved spec and the data, so a
+    change anywhere reruns what it touches). Exit 0 if every variant is ok, 1 if any
+    failed (the others still run), 2 for bad input.
+    """
+    from harness.executors import local
+    from harness.plan import plan
+
+    loaded = _load(suite)
+    variants = plan(loaded)
+    if only:
+        variants = [v for v in variants if fnmatch.fnmatch(v.name, only) or fnmatch.fnmatch(v.id, only)]
+        if not variants:
+            raise UserError(f"--only {only!r} matches no variant of {suite}")
+    out = Path(results_dir) / loaded.suite.name
+    click.echo(f"suite {loaded.suite.name}: {len(variants)} variant(s) -> {out}/")
+
+    counts = {"ok": 0, "failed": 0, "skipped": 0, "busy": 0}
+    start = time.perf_counter()
+    position = 0
+    for outcome in local.run(variants, Path(results_dir), force=force):
+        v = outcome.variant
+        if outcome.state == "started":
+            position += 1
+            click.echo(f"[{position}/{len(variants)}] {v.label()} ({v.method}) ...")
+            continue
+        counts[outcome.state] += 1
+        if outcome.state == "skipped":
+            click.echo(f"  skip  {v.label()}: ok record exists ({outcome.directory}); --force recomputes")
+        elif outcome.state == "busy":
+            click.echo(f"  busy  {v.label()}: another run holds {outcome.directory}")
+        elif outcome.state == "ok":
+            click.echo(f"  ok    {v.label()}  {_summary(outcome.record)}  {outcome.seconds:.1f}s")
+        else:
+            click.echo(f"  FAIL  {v.label()}: {outcome.record.error}  ({outcome.directory})")
+    took = time.perf_counter() - start
+    click.echo(f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped"
+               + (f", {counts['busy']} busy" if counts["busy"] else "") + f" in {took:.1f}s; records in {out}/")
+    sys.exit(1 if counts["failed"] or counts["busy"] else 0)
+
+
+def _summary(record) -> str:
+    parts = []
+    for ev, scores in record.metrics.items():
+        parts.append(ev + " " + " ".join(f"{m}={s.value:.4g}" for m, s in scores.items()))
+    cost = record.cost
+    if cost.trainable_params is not None and cost.total_params:
+        parts.append(f"trainable {cost.trainable_params:,} ({100 * cost.trainable_params / cost.total_params:.2f}%)")
+    return "; ".join(parts)
+
+
+@main.command(name="ls")
+@click.argument("kind", type=click.Choice(["methods", "metrics", "tasks", "models"]))
+def ls(kind: str) -> None:
+    """List the registered methods, metrics, tasks or models, one line of help each."""
+    from harness.registry import METHODS, METRICS, MODELS, TASKS
+
+    registry = {"methods": METHODS, "metrics": METRICS, "tasks": TASKS, "models": MODELS}[kind]
+    width = max(len(n) for n in registry.names())
+    for entry in registry.entries():
+        click.echo(f"{entry.name:<{width}}  {entry.help}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Built-in tasks: data the harness generates from a seed, so a suite runs with no download.
+
+A suite names one as `builtin:NAME`. Each task brings its splits, a generator version
+(part of the data fingerprint), a default prompt template and, for generation tasks, the
+field holding several references per example.
+
+Only data2text exists so far. Later tasks (multiple-choice arithmetic, a classification
+task) are added the same way: write harness/data/builtin/NAME.py with GENERATOR_VERSION and
+generate(split), add a BuiltinTask below, and add one line to harness/catalog.py so
+`harness ls tasks` lists it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.data.builtin import data2text
+from harness.data.templates import Template
+
+
+@dataclass(frozen=True)
+class BuiltinTask:
+    name: str
+    help: str  # one line, for `harness ls tasks`
+    splits: tuple[str, ...]
+    version: int  # bump when the generated data changes, so old results are not reused
+    generate: Callable[[str], list[dict]]  # split -> fresh list of rows
+    default_template: Template
+    references_field: str | None  # column holding a list of references, if any
+
+
+DATA2TEXT = BuiltinTask(
+    name="data2text",
+    help="restaurant record to one sentence (E2E-style), 3 references each; ROUGE/BLEU",
+    splits=tuple(data2text.SPLIT_SIZES),
+    version=data2text.GENERATOR_VERSION,
+    generate=data2text.generate,
+    default_template=Template(prompt="Describe this restaurant in one sentence.\n{{input}}\n", completion="{{output}}"),
+    references_field="references",
+)
+
+BUILTIN_TASKS: dict[str, BuiltinTask] = {task.name: task for task in (DATA2TEXT,)}

@@ -1,0 +1,65 @@
+"""One eval on one model: load its examples, generate, score every metric.
+
+Returns the record's entry for the eval ({metric: score dict}) and one prediction row per
+example (prompt, prediction, references, per-example scores) for predictions/<eval>.jsonl.
+References come from the eval's `references` column, else the task's own references
+field (several per example), else the rendered completion.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.data import sources
+from harness.data.builtin import BUILTIN_TASKS
+from harness.data.templates import Template, render
+from harness.errors import HarnessError
+from harness.evaluate.generation import generate
+from harness.registry import METRICS
+from harness.spec import EvalSpec
+
+
+def references_of(ev: EvalSpec, row: dict[str, Any], completion: str, where: str) -> list[str]:
+    field = ev.references
+    if field is None and ev.data.startswith("builtin:"):
+        field = BUILTIN_TASKS[ev.data[8:]].references_field
+    if field is None:
+        return [completion]
+    value = row.get(field)
+    refs = [value] if isinstance(value, str) else value
+    if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):
+        raise HarnessError(f"{where}: field {field!r} must hold a reference string or a non-empty list of them, got {value!r}")
+    return refs
+
+
+def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, dict], list[dict]]:
+    rows = sources.load_split(ev.data, ev.split, base_dir, limit=ev.limit)
+    template = Template(ev.template.prompt, ev.template.completion)
+    prompts, references = [], []
+    for i, row in enumerate(rows):
+        where = f"{ev.data} ({ev.split}) row {i + 1}"
+        prompt, completion = render(template, row, where=where)
+        prompts.append(prompt)
+        references.append(references_of(ev, row, completion, where))
+
+    predictions = generate(model, tokenizer, prompts, ev.max_new_tokens, ev.stop, ev.batch_size, desc=f"eval {ev.name}")
+
+    scores: dict[str, dict] = {}
+    per_example: dict[str, list[float] | None] = {}
+    for metric in ev.metrics:
+        # The bootstrap seed is fixed so intervals of different variants are comparable.
+        result = METRICS.load(metric)(predictions, references)
+        scores[metric] = result.to_record()
+        per_example[metric] = result.per_example
+    rows_out = [
+        {
+            "index": i,
+            "prompt": prompts[i],
+            "prediction": predictions[i],
+            "references": references[i],
+            "scores": {m: (s[i] if s is not None else None) for m, s in per_example.items()},
+        }
+        for i in range(len(prompts))
+    ]
+    return scores, rows_out

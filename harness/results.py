@@ -1,0 +1,135 @@
+"""The record: one self-describing JSON file per variant, written atomically.
+
+Layout: RESULTS/<suite>/<variant_id>/record.json, with per-example predictions beside it
+in predictions/<eval>.jsonl. A record is written once, whole (temp file + rename), so a
+crash never leaves half a record; a lock file stops two runs computing one variant.
+This module imports no torch: leaderboards and CI gates read records anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+SCHEMA_VERSION = 1
+
+
+class Score(BaseModel):
+    """One metric on one eval. Anything more (a signature, p-values) rides along as extra."""
+
+    model_config = ConfigDict(extra="allow")
+    value: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+class Cost(BaseModel):
+    trainable_params: int | None = None
+    total_params: int | None = None
+    peak_memory_bytes: int | None = None
+    peak_memory_source: str | None = None  # "rss" (CPU, whole process) or "cuda" (allocated)
+    train_seconds: float | None = None
+    eval_seconds: float | None = None
+    tokens_per_second: float | None = None  # training tokens, padding excluded
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    schema_version: int = SCHEMA_VERSION
+    suite: str
+    variant_id: str
+    name: str
+    model: str
+    method: str  # "baseline" for the untuned model
+    params: dict[str, Any]
+    seed: int
+    status: Literal["ok", "failed"]
+    error: str | None = None
+    metrics: dict[str, dict[str, Score]] = {}  # eval name -> metric -> score
+    cost: Cost = Cost()
+    train_curve: list[tuple[int, float]] = []  # (step, loss)
+    precision: str | None = None  # what training ran in (auto resolves per machine)
+    env: dict[str, Any] = {}  # python, torch, transformers, peft, harness, git commit, device
+    spec: dict[str, Any] = {}  # the fully resolved variant
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+def variant_dir(results_dir: Path, suite: str, variant_id: str) -> Path:
+    return Path(results_dir) / suite / variant_id
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write to a temp file in the same folder, fsync, rename: readers see old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def write_jsonl_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
+
+
+def write_record(directory: Path, record: Record) -> Path:
+    path = directory / "record.json"
+    write_json_atomic(path, record.model_dump(mode="json"))
+    return path
+
+
+def read_record(path: Path) -> Record:
+    return Record.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+
+def existing_ok(directory: Path) -> Record | None:
+    """The variant's record if it finished ok (failed ones are run again)."""
+    path = directory / "record.json"
+    if not path.is_file():
+        return None
+    try:
+        record = read_record(path)
+    except ValueError:
+        return None  # unreadable: recompute rather than trust it
+    return record if record.status == "ok" else None
+
+
+def load_records(suite_dir: Path) -> list[Record]:
+    return [read_record(p) for p in sorted(Path(suite_dir).glob("*/record.json"))]
+
+
+class Busy(Exception):
+    """Another process holds this variant's lock."""
+
+
+@contextlib.contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(str(directory)) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,231 @@
+"""The suite format (v1): pydantic models of one YAML file, and loading it.
+
+`load_suite(path)` reads the YAML (safe loader), expands ${VAR} / ${VAR:-default} from the
+environment, checks the structure with pydantic (extra keys forbidden) and then the names
+and references (harness.validate), and raises one SuiteError listing every problem with its
+YAML path. Nothing past plan.py sees a raw dict. To add a suite key: add a field here with
+a comment saying what it is for; plan.py decides how it reaches a variant.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from harness.errors import HarnessError, Problem, SuiteError
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # safe as a folder and file name
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TemplateSpec(_Strict):
+    prompt: str
+    completion: str = ""
+
+
+Template = TemplateSpec | str  # a dict, or one "prompt ||| completion" string
+
+
+class TrainSpec(_Strict):
+    """Training data and settings shared by all variants (a method entry may override any)."""
+
+    data: str | None = None  # builtin:NAME | hf:DATASET[:CONFIG] | path (.jsonl .json .csv .tsv .parquet)
+    split: str = "train"  # datasets split syntax, slices included: "train[:80%]"
+    template: Template | None = None  # default: the task's own template
+    limit: int | None = Field(None, gt=0)  # use at most this many training examples
+    steps: int = Field(20, gt=0)  # optimizer steps
+    batch_size: int = Field(4, gt=0)
+    grad_accum: int = Field(1, gt=0)  # micro-batches per optimizer step
+    learning_rate: float = Field(2.0e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(0, ge=0)
+    schedule: Literal["constant", "linear", "cosine"] = "linear"  # after warmup
+    max_grad_norm: float | None = Field(1.0, gt=0)  # clipping; null turns it off
+    max_length: int = Field(256, gt=0)  # tokens per example, prompt + completion
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast where supported
+
+
+class TrainOverride(_Strict):
+    """A method entry's `train:` block: any TrainSpec field, all optional."""
+
+    data: str | None = None
+    split: str | None = None
+    template: Template | None = None
+    limit: int | None = Field(None, gt=0)
+    steps: int | None = Field(None, gt=0)
+    batch_size: int | None = Field(None, gt=0)
+    grad_accum: int | None = Field(None, gt=0)
+    learning_rate: float | None = Field(None, gt=0)
+    weight_decay: float | None = Field(None, ge=0)
+    warmup_steps: int | None = Field(None, ge=0)
+    schedule: Literal["constant", "linear", "cosine"] | None = None
+    max_grad_norm: float | None = Field(None, gt=0)
+    max_length: int | None = Field(None, gt=0)
+    precision: Literal["auto", "fp32", "bf16"] | None = None
+
+
+TRAIN_FIELDS = frozenset(TrainSpec.model_fields)
+
+
+class MethodSpec(_Strict):
+    """One tuning method; each entry (times sweep values, times seeds) is a variant."""
+
+    name: str | None = Field(None, pattern=_NAME)  # default: the method's name
+    method: str  # a registered method (harness ls methods)
+    params: dict[str, Any] = {}  # the method's own parameters, checked by its validator
+    train: TrainOverride = TrainOverride()
+    # Lists of values, one variant each: a params key, a train field, or "params.K"/"train.K".
+    sweep: dict[str, list[Any]] = {}
+
+    @field_validator("sweep")
+    @classmethod
+    def _non_empty_lists(cls, sweep: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in sweep.items():
+            if not values:
+                raise ValueError(f"sweep {key!r} has no values")
+        return sweep
+
+
+class EvalSpec(_Strict):
+    name: str = Field(pattern=_NAME)  # key of this eval's scores in the record
+    data: str
+    split: str = "test"
+    template: Template | None = None  # default: the train template, else the task's own
+    references: str | None = None  # column holding a list of references (default: the completion)
+    metrics: list[str] = Field(min_length=1)
+    limit: int | None = Field(None, gt=0)  # score at most this many examples
+    max_new_tokens: int = Field(64, gt=0)
+    stop: list[str] = ["\n"]  # generation ends at the first of these
+    batch_size: int = Field(8, gt=0)
+
+
+class Suite(_Strict):
+    name: str = Field(pattern=_NAME)  # results/<name>/ and leaderboards/<name>.html
+    description: str = ""
+    model: str | list[str]  # built-in name | hub id | local path; a list makes one matrix per model
+    train: TrainSpec | None = None
+    seeds: list[int] = Field([0], min_length=1)
+    threads: int | None = Field(None, gt=0)  # torch threads; pin it for numbers that repeat
+    methods: list[MethodSpec] = []
+    evals: list[EvalSpec] = Field(min_length=1)
+
+    @property
+    def models(self) -> list[str]:
+        return [self.model] if isinstance(self.model, str) else list(self.model)
+
+
+def expand_env(value: Any, path: str, problems: list[Problem]) -> Any:
+    """Expand ${VAR} and ${VAR:-default} in every string of a YAML tree."""
+    if isinstance(value, dict):
+        return {k: expand_env(v, _join(path, str(k)), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        problems.append(Problem(path, f"environment variable {name} is not set (write ${{{name}:-default}} to give a default)"))
+        return match.group(0)
+
+    return _VAR.sub(substitute, value)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+# pydantic names the member of a union in the error location ("str", "list[str]",
+# "TemplateSpec"); a user only wants the YAML path.
+_UNION_TAG = re.compile(r"^(str|int|float|bool|list\[.*\]|dict\[.*\]|TemplateSpec|function-.*)$")
+
+
+def pydantic_path(loc: tuple[Any, ...]) -> str:
+    """('methods', 0, 'params') -> 'methods[0].params'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _UNION_TAG.match(str(part)):
+            out = f"{out}.{part}" if out else str(part)
+    return out
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise HarnessError(f"{path}: no such suite file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise HarnessError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise HarnessError(f"{path}: a suite is a YAML mapping (name:, model:, evals: ...), got {type(raw).__name__}")
+    return raw
+
+
+def parse_suite(raw: dict[str, Any], source: str) -> tuple[Suite | None, list[Problem]]:
+    """Structure only: returns the Suite (or None) and the structural problems."""
+    problems: list[Problem] = []
+    expanded = expand_env(raw, "", problems)
+    try:
+        suite = Suite.model_validate(expanded)
+    except ValidationError as err:
+        seen = {p.path for p in problems}  # an unset variable explains the error at its path
+        for e in err.errors():
+            # A value that fails every member of a union gives one error per member: keep one.
+            if pydantic_path(e["loc"]) in seen:
+                continue
+            seen.add(pydantic_path(e["loc"]))
+            got = f", got {short_repr(e['input'])}" if "input" in e and not isinstance(e["input"], dict) else ""
+            problems.append(Problem(pydantic_path(e["loc"]), f"{e['msg'][0].lower()}{e['msg'][1:]}{got}"))
+        return None, problems
+    return (suite if not problems else None), problems
+
+
+def load_suite(path: str | Path, check_references: bool = True) -> "LoadedSuite":
+    """Read, expand, validate; raise SuiteError with every problem at once."""
+    from harness.validate import check_suite  # names and references; imports no torch
+
+    path = Path(path)
+    raw = read_yaml(path)
+    suite, problems = parse_suite(raw, str(path))
+    notes: list[str] = []
+    if check_references:
+        more, notes = check_suite(raw, suite, path.parent.resolve())
+        problems += more
+    if problems or suite is None:
+        raise SuiteError(str(path), _dedupe(problems))
+    return LoadedSuite(suite=suite, path=path, base_dir=path.parent.resolve(), raw=raw, notes=notes)
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+class LoadedSuite(BaseModel):
+    """A validated suite and where it came from (paths in it resolve from base_dir)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+    suite: Suite
+    path: Path
+    base_dir: Path
+    raw: dict[str, Any]
+    notes: list[str] = []  # things not checked (hub ids offline), said instead of failing

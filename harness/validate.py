@@ -1,0 +1,162 @@
+"""Checks of a suite beyond its structure: names, references, params, templates vs data.
+
+It walks the raw YAML tree (so it runs even where pydantic found structural problems, and
+every problem is reported at once), checking only values of the right type and leaving
+type errors to spec.py. Returns (problems, notes); notes are things that cannot be checked
+here, such as hub ids offline, said instead of failing. Imports no torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness import models
+from harness.data import sources
+from harness.data.builtin import BUILTIN_TASKS
+from harness.data.templates import parse_template, template_fields
+from harness.errors import HarnessError, Problem
+from harness.registry import METHODS, METRICS, MODELS
+from harness.spec import TRAIN_FIELDS, Suite, TrainOverride, expand_env, short_repr
+
+
+def check_suite(raw: dict[str, Any], suite: Suite | None, base_dir: Path) -> tuple[list[Problem], list[str]]:
+    raw = expand_env(raw, "", [])  # unset variables were reported by spec.py
+    c = _Checker(base_dir)
+    c.models(raw.get("model"))
+    train = raw.get("train") if isinstance(raw.get("train"), dict) else {}
+    methods = raw.get("methods") if isinstance(raw.get("methods"), list) else []
+    if methods and not train.get("data") and any(not _get(m, "train", "data") for m in methods):
+        c.problem("train.data", "methods train on data: set train.data (or train.data in every method entry)")
+    if isinstance(train.get("data"), str):
+        c.data("train", train["data"], train.get("split", "train"), train.get("template"))
+    names: dict[str, int] = {}
+    for i, entry in enumerate(methods):
+        if isinstance(entry, dict):
+            c.method(f"methods[{i}]", entry, train)
+            names = c.unique_names(f"methods[{i}]", entry, names)
+    for i, ev in enumerate(raw.get("evals") or []):
+        if isinstance(ev, dict):
+            c.eval(f"evals[{i}]", ev, train.get("template"))
+    return c.problems, c.notes
+
+
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        d = d.get(k) if isinstance(d, dict) else None
+    return d
+
+
+class _Checker:
+    def __init__(self, base_dir: Path):
+        self.base_dir = base_dir
+        self.problems: list[Problem] = []
+        self.notes: list[str] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def models(self, value: Any) -> None:
+        refs = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        for i, ref in enumerate(refs):
+            path = "model" if isinstance(value, str) else f"model[{i}]"
+            if not isinstance(ref, str):
+                continue
+            kind = models.classify(ref, self.base_dir)
+            if kind == "missing":
+                self.problem(path, f"{MODELS.unknown_message(ref)}; nor is it a local folder ({models.local_path(ref, self.base_dir)}) or a hub id")
+            elif kind == "hub":
+                if "/" not in ref and MODELS.closest(ref):  # a typo of a built-in, not a hub id
+                    self.problem(path, MODELS.unknown_message(ref))
+                else:
+                    self.notes.append(f"{path}: {ref!r} is taken as a hub id; not checked offline")
+            elif kind == "local" and not (models.local_path(ref, self.base_dir) / "config.json").is_file():
+                self.problem(path, f"folder {models.local_path(ref, self.base_dir)} has no config.json: not a model folder")
+
+    def method(self, path: str, entry: dict[str, Any], train: dict[str, Any]) -> None:
+        name = entry.get("method")
+        if not isinstance(name, str):
+            return
+        if name == "baseline":
+            self.problem(f"{path}.method", "the baseline is added to every suite; list only tuning methods")
+            return
+        if name not in METHODS:
+            self.problem(f"{path}.method", METHODS.unknown_message(name))
+            return
+        method = METHODS.load(name)
+        params = entry.get("params") if isinstance(entry.get("params"), dict) else {}
+        for p in method.validate(params):
+            self.problem(f"{path}.params.{p.path}" if p.path else f"{path}.params", p.message)
+        sweep = entry.get("sweep") if isinstance(entry.get("sweep"), dict) else {}
+        for key, values in sweep.items():
+            self.sweep(f"{path}.sweep.{key}", str(key), values, method, params)
+        over = entry.get("train") if isinstance(entry.get("train"), dict) else {}
+        if isinstance(over.get("data"), str):
+            self.data(f"{path}.train", over["data"], over.get("split", train.get("split", "train")),
+                      over.get("template", train.get("template")))
+
+    def sweep(self, path: str, key: str, values: Any, method: Any, params: dict[str, Any]) -> None:
+        from harness.plan import sweep_target
+
+        if not isinstance(values, list):
+            return
+        where, field = sweep_target(key)
+        if where == "train" and field not in TRAIN_FIELDS:
+            self.problem(path, f"{field!r} is not a train field; known: {', '.join(sorted(TRAIN_FIELDS))}")
+            return
+        for j, value in enumerate(values):
+            if where == "train":
+                try:
+                    TrainOverride.model_validate({field: value})
+                except ValueError as err:
+                    self.problem(f"{path}[{j}]", f"{err.errors()[0]['msg']}, got {short_repr(value)}")  # type: ignore[attr-defined]
+            else:
+                for p in method.validate({**params, field: value}):
+                    if p.path.split(".")[0] == field:
+                        self.problem(f"{path}[{j}]", f"{p.message}")
+
+    def unique_names(self, path: str, entry: dict[str, Any], names: dict[str, int]) -> dict[str, int]:
+        name = entry.get("name") or entry.get("method")
+        if isinstance(name, str) and name in names:
+            self.problem(f"{path}.name", f"name {name!r} is already used by methods[{names[name]}]; give each entry its own name")
+        elif isinstance(name, str):
+            names[name] = int(path.split("[")[1].rstrip("]"))
+        return names
+
+    def eval(self, path: str, ev: dict[str, Any], train_template: Any) -> None:
+        for j, metric in enumerate(ev.get("metrics") or []):
+            if isinstance(metric, str) and metric not in METRICS:
+                self.problem(f"{path}.metrics[{j}]", METRICS.unknown_message(metric))
+        if isinstance(ev.get("data"), str):
+            template = ev.get("template", train_template)
+            extra = [ev["references"]] if isinstance(ev.get("references"), str) else []
+            self.data(path, ev["data"], ev.get("split", "test"), template, extra)
+
+    def data(self, path: str, ref: str, split: Any, template: Any, extra_fields: list[str] = ()) -> None:
+        """The data exists, the split can be read, and the template's fields are columns."""
+        if ref.startswith("builtin:") and ref[8:] not in BUILTIN_TASKS:
+            from harness.registry import TASKS
+
+            self.problem(f"{path}.data", TASKS.unknown_message(ref[8:]))
+            return
+        if ref.startswith("hf:"):
+            self.notes.append(f"{path}.data: {ref!r} is a hub dataset; not checked offline")
+            return
+        if not isinstance(split, str):
+            return
+        try:
+            columns = sources.columns(ref, split, self.base_dir)
+        except HarnessError as err:
+            self.problem(f"{path}.data", str(err))
+            return
+        from harness.plan import default_template
+
+        try:
+            chosen = parse_template(template) if template is not None else default_template(ref)
+        except HarnessError as err:
+            self.problem(f"{path}.template", str(err))
+            return
+        for where, needed in ((f"{path}.template", template_fields(chosen)), (f"{path}.references", set(extra_fields))):
+            missing = sorted(needed - columns)
+            if missing:
+                self.problem(where, f"names field(s) {', '.join(missing)} that {ref} lacks; it has: {', '.join(sorted(columns))}")

@@ -1,0 +1,57 @@
+"""Shared fixtures: suite files written into tmp_path, the repo root, the shared data."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # An empty run must fail loudly, never pass as "no tests ran" (pytest's exit 5).
+    if not items and not config.getoption("collectonly"):
+        raise pytest.UsageError("no tests were collected: check the test paths and -k/-m filters")
+
+
+@pytest.fixture
+def write_suite(tmp_path):
+    """write_suite(yaml_text, name='suite.yaml') -> path of a suite file in tmp_path."""
+
+    def write(text: str, name: str = "suite.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return write
+
+
+TINY_SUITE = """\
+name: tiny
+model: tiny-random-llama
+threads: 1
+train:
+  data: builtin:data2text
+  limit: 16
+  steps: 2
+  batch_size: 2
+  max_length: 128
+  precision: fp32
+seeds: [0]
+methods:
+  - name: full
+    method: full
+  - name: lora-r4
+    method: lora
+    params: {r: 4, lora_alpha: 8}
+evals:
+  - name: d2t
+    data: builtin:data2text
+    split: test
+    limit: 4
+    max_new_tokens: 8
+    metrics: [rouge1, bleu]
+"""

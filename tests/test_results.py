@@ -1,0 +1,49 @@
+"""Records: atomic writes, what counts as done, and the per-variant lock."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.results import Busy, Record, existing_ok, locked, read_record, write_json_atomic, write_record
+
+
+def record(status: str) -> Record:
+    return Record(suite="s", variant_id="v-1", name="v", model="m", method="lora", params={"r": 4}, seed=0, status=status)
+
+
+def test_write_is_atomic_and_round_trips(tmp_path):
+    write_record(tmp_path, record("ok"))
+    assert [p.name for p in tmp_path.iterdir()] == ["record.json"]  # no temp file left behind
+    assert read_record(tmp_path / "record.json") == record("ok")
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    write_json_atomic(tmp_path / "x.json", {"a": 1})
+
+    def crash(src, dst):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr("harness.results.os.replace", crash)
+    with pytest.raises(OSError):
+        write_json_atomic(tmp_path / "x.json", {"a": 2})
+    assert (tmp_path / "x.json").read_text() == '{\n  "a": 1\n}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # the temp file is cleaned up
+
+
+def test_only_ok_records_count_as_done(tmp_path):
+    assert existing_ok(tmp_path) is None
+    write_record(tmp_path, record("failed"))
+    assert existing_ok(tmp_path) is None
+    write_record(tmp_path, record("ok"))
+    assert existing_ok(tmp_path).status == "ok"
+    (tmp_path / "record.json").write_text("{ truncated")
+    assert existing_ok(tmp_path) is None
+
+
+def test_lock_refuses_a_second_holder(tmp_path):
+    with locked(tmp_path):
+        with pytest.raises(Busy):
+            with locked(tmp_path):
+                pass
+    with locked(tmp_path):  # released
+        pass
