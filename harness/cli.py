@@ -103,12 +103,25 @@ def run(suite: str, results_dir: str, only: str | None, force: bool) -> None:
 
     counts = {"ok": 0, "failed": 0, "skipped": 0, "busy": 0}
     start = time.perf_counter()
+    try:
+        _report(local.run(variants, Path(results_dir), force=force), len(variants), counts)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: finished records are kept in {out}/; run again to resume", err=True)
+        sys.exit(130)
+    took = time.perf_counter() - start
+    click.echo(f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped"
+               + (f", {counts['busy']} busy" if counts["busy"] else "") + f" in {took:.1f}s; records in {out}/")
+    sys.exit(1 if counts["failed"] or counts["busy"] else 0)
+
+
+def _report(outcomes, total: int, counts: dict[str, int]) -> None:
+    """One line as each variant starts, one summary line as it ends."""
     position = 0
-    for outcome in local.run(variants, Path(results_dir), force=force):
+    for outcome in outcomes:
         v = outcome.variant
         if outcome.state == "started":
             position += 1
-            click.echo(f"[{position}/{len(variants)}] {v.label()} ({v.method}) ...")
+            click.echo(f"[{position}/{total}] {v.name} (method {v.method}, seed {v.seed}) ...")
             continue
         counts[outcome.state] += 1
         if outcome.state == "skipped":
@@ -119,10 +132,6 @@ def run(suite: str, results_dir: str, only: str | None, force: bool) -> None:
             click.echo(f"  ok    {v.label()}  {_summary(outcome.record)}  {outcome.seconds:.1f}s")
         else:
             click.echo(f"  FAIL  {v.label()}: {outcome.record.error}  ({outcome.directory})")
-    took = time.perf_counter() - start
-    click.echo(f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped"
-               + (f", {counts['busy']} busy" if counts["busy"] else "") + f" in {took:.1f}s; records in {out}/")
-    sys.exit(1 if counts["failed"] or counts["busy"] else 0)
 
 
 def _summary(record) -> str:

@@ -88,7 +88,10 @@ def main() -> int:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     directory = Path(sys.argv[1])
     variant = Variant.model_validate_json(sys.stdin.read())
-    record = run_variant(variant, directory)
+    try:
+        record = run_variant(variant, directory)
+    except KeyboardInterrupt:  # the parent was interrupted too and says so
+        return 130
     return 0 if record.status == "ok" else 1
 
 
