@@ -17,6 +17,7 @@ import click
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.logs import setup_logging
 
 
 class UserError(click.ClickException):
@@ -47,6 +48,7 @@ def main() -> None:
     A suite is one YAML file pairing a model, tuning methods and datasets with metrics.
     Start with `harness validate SUITE`, then `harness run SUITE`.
     """
+    setup_logging()
 
 
 def _load(suite_path: str):

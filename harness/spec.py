@@ -9,6 +9,7 @@ a comment saying what it is for; plan.py decides how it reaches a variant.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from pathlib import Path
@@ -169,6 +170,24 @@ def short_repr(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _all_keys() -> list[str]:
+    models = [Suite, TrainSpec, MethodSpec, EvalSpec, TemplateSpec]
+    return sorted({name for m in models for name in m.model_fields})
+
+
+def explain(error: dict[str, Any], known_keys: list[str] | None = None) -> str:
+    """A pydantic error in a suite author's words; unknown keys get a did-you-mean from known_keys."""
+    kind, given = error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        key = str(error["loc"][-1])
+        close = difflib.get_close_matches(key, known_keys if known_keys is not None else _all_keys(), n=1, cutoff=0.6)
+        return "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
+    if kind == "string_pattern_mismatch":
+        return f"use letters, digits, '.', '_' and '-' only (it names files and folders), got {short_repr(given)}"
+    message = error["msg"][0].lower() + error["msg"][1:]
+    return message if isinstance(given, dict) or "input" not in error else f"{message}, got {short_repr(given)}"
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise HarnessError(f"{path}: no such suite file")
@@ -194,8 +213,7 @@ def parse_suite(raw: dict[str, Any], source: str) -> tuple[Suite | None, list[Pr
             if pydantic_path(e["loc"]) in seen:
                 continue
             seen.add(pydantic_path(e["loc"]))
-            got = f", got {short_repr(e['input'])}" if "input" in e and not isinstance(e["input"], dict) else ""
-            problems.append(Problem(pydantic_path(e["loc"]), f"{e['msg'][0].lower()}{e['msg'][1:]}{got}"))
+            problems.append(Problem(pydantic_path(e["loc"]), explain(e)))
         return None, problems
     return (suite if not problems else None), problems
 
@@ -212,8 +230,19 @@ def load_suite(path: str | Path, check_references: bool = True) -> "LoadedSuite"
         more, notes = check_suite(raw, suite, path.parent.resolve())
         problems += more
     if problems or suite is None:
-        raise SuiteError(str(path), _dedupe(problems))
+        raise SuiteError(str(path), in_file_order(_dedupe(problems), raw))
     return LoadedSuite(suite=suite, path=path, base_dir=path.parent.resolve(), raw=raw, notes=notes)
+
+
+def in_file_order(problems: list[Problem], raw: dict[str, Any]) -> list[Problem]:
+    """Sort by the top-level key's position in the file, then by path (stable otherwise)."""
+    order = {key: i for i, key in enumerate(raw)}
+
+    def key(p: Problem) -> tuple[int, str]:
+        top = re.split(r"[.\[]", p.path, maxsplit=1)[0]
+        return order.get(top, len(order)), p.path
+
+    return sorted(problems, key=key)
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

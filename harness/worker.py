@@ -21,6 +21,7 @@ import torch
 from harness import models
 from harness.data import sources
 from harness.data.templates import Template, render
+from harness.logs import setup_logging
 from harness.environment import describe, peak_memory, reset_peak_memory
 from harness.evaluate.scoring import evaluate
 from harness.methods.base import count_parameters
@@ -83,9 +84,7 @@ def run_variant(variant: Variant, directory: Path) -> Record:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("transformers", "peft", "datasets", "httpx", "urllib3", "absl"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    setup_logging()
     directory = Path(sys.argv[1])
     variant = Variant.model_validate_json(sys.stdin.read())
     try:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import Problem
+from harness.spec import explain
 
 if TYPE_CHECKING:  # torch is imported only by apply()
     import torch
@@ -37,11 +38,9 @@ class Method:
         try:
             self.params_model.model_validate(params)
         except ValidationError as err:
+            known = list(self.params_model.model_fields)
             for e in err.errors():
-                where = ".".join(str(p) for p in e["loc"])
-                got = f", got {e['input']!r}" if e["type"] != "extra_forbidden" else ""
-                msg = "unknown parameter" if e["type"] == "extra_forbidden" else e["msg"][0].lower() + e["msg"][1:]
-                problems.append(Problem(where, msg + got))
+                problems.append(Problem(".".join(str(p) for p in e["loc"]), explain(e, known)))
         if self.extra_check is not None:
             problems += self.extra_check(params)
         return problems

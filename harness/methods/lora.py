@@ -7,6 +7,7 @@ peft's LoraConfig can be passed in params too (checked against LoraConfig's own 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,8 +32,13 @@ def _check_extra(params: dict[str, Any]) -> list[Problem]:
         return []
     from peft import LoraConfig
 
-    known = {f.name for f in dataclasses.fields(LoraConfig)}
-    return [Problem(k, f"not a field of peft's LoraConfig") for k in sorted(extra - known)]
+    known = sorted(f.name for f in dataclasses.fields(LoraConfig) if not f.name.startswith("_"))
+    problems = []
+    for key in sorted(extra - set(known)):
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        problems.append(Problem(key, f"not a field of peft's LoraConfig{hint}"))
+    return problems
 
 
 def _apply(model, params: LoraParams):
