@@ -82,7 +82,9 @@ def expand_sweep(suite: Suite, entry: MethodSpec) -> list[tuple[str, dict[str, A
             where, field = sweep_target(key)
             (train_over if where == "train" else params)[field] = value
             suffix += f"-{field}{value}"
-        out.append((name + suffix, params, resolve_train(suite, entry.method, train_over)))
+        # The method's defaults filled in, so the record says what ran and the id sees it.
+        resolved = METHODS.load(entry.method).parse(params).model_dump(mode="json")
+        out.append((name + suffix, resolved, resolve_train(suite, entry.method, train_over)))
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from harness.results import Busy, Record, existing_ok, locked, read_record, write_json_atomic, write_record
@@ -47,3 +49,11 @@ def test_lock_refuses_a_second_holder(tmp_path):
                 pass
     with locked(tmp_path):  # released
         pass
+
+
+def test_number_lists_are_compact_and_strings_untouched(tmp_path):
+    obj = {"curve": [[1, 2.5], [2, -1e-05]], "text": "keep [1,  2] as written\n", "names": ["a", "b"]}
+    write_json_atomic(tmp_path / "x.json", obj)
+    text = (tmp_path / "x.json").read_text()
+    assert "[1, 2.5]" in text and "keep [1,  2] as written" in text
+    assert json.loads(text) == obj
