@@ -57,6 +57,9 @@ class Record(BaseModel):
     metrics: dict[str, dict[str, Score]] = {}  # eval name -> metric -> score
     cost: Cost = Cost()
     train_curve: list[tuple[int, float]] = []  # (step, loss)
+    # Evidence the method ran: 4-bit layer count, virtual tokens, trainable blocks,
+    # parameter groups with their learning rates, events such as unfreezing.
+    method_info: dict[str, Any] = {}
     precision: str | None = None  # what training ran in (auto resolves per machine)
     env: dict[str, Any] = {}  # python, torch, transformers, peft, harness, git commit, device
     spec: dict[str, Any] = {}  # the fully resolved variant

@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from harness.methods.base import Applied, ParamGroup
 from harness.spec import TrainSpec
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ class TrainResult:
     tokens: int  # non-padding tokens seen, prompt included
     loss_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss)
     precision: str = "fp32"
+    groups: list[dict] = field(default_factory=list)  # parameter groups with their learning rates
+    events: list[tuple[int, str]] = field(default_factory=list)  # (step, what happened), e.g. unfreezing
 
     @property
     def tokens_per_second(self) -> float:
@@ -83,7 +86,28 @@ def bf16_supported(device: torch.device) -> bool:
         return False
 
 
-def train(model, tokenizer, pairs: list[tuple[str, str]], cfg: TrainSpec, seed: int, desc: str = "train") -> TrainResult:
+def optimizer_for(applied: Applied, cfg: TrainSpec) -> tuple[torch.optim.Optimizer, list[dict]]:
+    """AdamW over the method's parameter groups, each at learning_rate x its scale.
+
+    Weight decay applies to matrices only, not to norms and biases (the usual AdamW split).
+    Parameters still frozen (gradual unfreezing) are in the optimizer already: they get no
+    gradient, so AdamW leaves them alone until they are unfrozen.
+    """
+    groups = applied.param_groups or [ParamGroup("all", [p for p in applied.model.parameters() if p.requires_grad])]
+    torch_groups, described = [], []
+    for g in groups:
+        lr = cfg.learning_rate * g.lr_scale
+        for decay, params in ((cfg.weight_decay, [p for p in g.params if p.dim() >= 2]), (0.0, [p for p in g.params if p.dim() < 2])):
+            if params:
+                torch_groups.append({"params": params, "lr": lr, "weight_decay": decay})
+        described.append({"group": g.name, "learning_rate": lr, "params": sum(p.numel() for p in g.params)})
+    if not torch_groups:
+        raise ValueError("the method left no parameter to train")
+    return torch.optim.AdamW(torch_groups, lr=cfg.learning_rate), described
+
+
+def train(applied: Applied, tokenizer, pairs: list[tuple[str, str]], cfg: TrainSpec, seed: int, desc: str = "train") -> TrainResult:
+    model = applied.model
     device = next(model.parameters()).device
     torch.manual_seed(seed)
 
@@ -95,25 +119,22 @@ def train(model, tokenizer, pairs: list[tuple[str, str]], cfg: TrainSpec, seed: 
         raise ValueError(f"no training example fits max_length={cfg.max_length} with a completion token")
 
     use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_supported(device))
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("the method left no parameter trainable")
-    # AdamW, as in nearly every fine-tuning recipe; decay only matrices, not norms or biases.
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.learning_rate,
-    )
-    schedule_name = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}[cfg.schedule]
-    scheduler = get_scheduler(schedule_name, optimizer, num_warmup_steps=cfg.warmup_steps, num_training_steps=cfg.steps)
+    optimizer, groups = optimizer_for(applied, cfg)
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    if applied.lr_lambda is not None:  # the method brings its own schedule (ULMFiT's slanted triangle)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, applied.lr_lambda)
+    else:
+        schedule_name = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}[cfg.schedule]
+        scheduler = get_scheduler(schedule_name, optimizer, num_warmup_steps=cfg.warmup_steps, num_training_steps=cfg.steps)
 
     model.train()
     stream = batches(examples, cfg.batch_size, seed)
-    result = TrainResult(steps=cfg.steps, seconds=0.0, tokens=0, precision="bf16" if use_bf16 else "fp32")
+    result = TrainResult(steps=cfg.steps, seconds=0.0, tokens=0, precision="bf16" if use_bf16 else "fp32", groups=groups)
     start = time.perf_counter()
     bar = tqdm(range(1, cfg.steps + 1), desc=desc, unit="step", leave=False, dynamic_ncols=True)
     for step in bar:
+        if applied.on_step is not None and (note := applied.on_step(step)):
+            result.events.append((step, note))
         step_loss = 0.0
         for _ in range(cfg.grad_accum):
             batch = {k: v.to(device) for k, v in collate(next(stream), tokenizer.pad_token_id).items()}

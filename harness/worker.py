@@ -24,7 +24,7 @@ from harness.data.templates import Template, render
 from harness.logs import setup_logging
 from harness.environment import describe, peak_memory, reset_peak_memory
 from harness.evaluate.scoring import evaluate
-from harness.methods.base import count_parameters
+from harness.methods.base import ApplyContext, count_parameters
 from harness.plan import Variant
 from harness.registry import METHODS
 from harness.results import Cost, Record, Score, write_jsonl_atomic, write_record, write_text_atomic
@@ -48,22 +48,30 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         record.env = describe(device, base_dir)
         reset_peak_memory(device)
 
-        model, tokenizer = models.load(variant.model, base_dir)
         method = METHODS.load(variant.method)
-        model = method.apply(model.to(device), method.parse(variant.params))
+        params = method.parse(variant.params)
+        load_kwargs = method.load_kwargs(params) if method.load_kwargs else {}
+        model, tokenizer = models.load(variant.model, base_dir, **load_kwargs)
+        ctx = ApplyContext(steps=variant.train.steps if variant.train else 0, device=device.type)
+        applied = method.apply(model.to(device), params, ctx)
+        model = applied.model
         trainable, total = count_parameters(model)
         cost = Cost(trainable_params=trainable, total_params=total)
+        record.method_info = dict(applied.info)
 
         if method.trains and variant.train is not None:
             cfg = variant.train
             rows = sources.load_split(cfg.data, cfg.split, base_dir, limit=cfg.limit)
             template = Template(cfg.template.prompt, cfg.template.completion)
             pairs = [render(template, row, where=f"{cfg.data} row {i + 1}") for i, row in enumerate(rows)]
-            result = train(model, tokenizer, pairs, cfg, variant.seed, desc=f"train {variant.name}")
+            result = train(applied, tokenizer, pairs, cfg, variant.seed, desc=f"train {variant.name}")
             cost.train_seconds = round(result.seconds, 3)
             cost.tokens_per_second = round(result.tokens_per_second, 1)
             record.train_curve = result.loss_curve
             record.precision = result.precision
+            record.method_info["param_groups"] = result.groups
+            if result.events:
+                record.method_info["events"] = result.events
 
         start = time.perf_counter()
         for ev in variant.evals:

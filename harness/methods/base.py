@@ -1,8 +1,12 @@
 """The Method protocol and what every method shares: params checking and counting.
 
-A method's params are a pydantic model with extra keys forbidden (unless the method passes
-unknown keys on to a library config, as lora does to peft's LoraConfig); `validate`
-returns every problem with its path inside `params`, so a suite reports them all at once.
+A method is a frozen `Method` object. Its params are a pydantic model with extra keys
+forbidden (unless the method passes unknown keys on to a library config, as lora does to
+peft's LoraConfig); `validate` returns every problem with its path inside `params`, so a
+suite reports them all at once. `apply(model, params, ctx)` returns an `Applied`: the
+model with exactly the weights to train requiring grad, plus what the training loop needs
+beyond that (parameter groups with their own learning rates, a schedule, a per-step hook)
+and `info`, the evidence that the method really ran, which goes into the record.
 """
 
 from __future__ import annotations
@@ -20,13 +24,46 @@ if TYPE_CHECKING:  # torch is imported only by apply()
 
 
 @dataclass(frozen=True)
+class ApplyContext:
+    """What a method may need to know about the run it is applied for."""
+
+    steps: int = 0  # optimizer steps the loop will take (schedules, unfreezing plans)
+    device: str = "cpu"
+    num_labels: int | None = None  # classification tasks (linear_probe)
+
+
+@dataclass
+class ParamGroup:
+    name: str  # e.g. "block 3", "head"; shown in the record with its learning rate
+    params: list["torch.nn.Parameter"]
+    lr_scale: float = 1.0  # this group's rate is the run's learning_rate times this
+
+
+@dataclass
+class Applied:
+    """A method applied to a model: what the training loop and the record get."""
+
+    model: "torch.nn.Module"
+    info: dict[str, Any] = field(default_factory=dict)  # evidence the method ran, for the record
+    param_groups: list[ParamGroup] | None = None  # None: one group, every trainable parameter
+    # step (0-based) -> multiplier of each group's rate; replaces the suite's schedule (STLR).
+    lr_lambda: Callable[[int], float] | None = None
+    # Called before optimizer step `step` (1-based), e.g. to unfreeze a block; may return a
+    # short note for the record's event list.
+    on_step: Callable[[int], str | None] | None = None
+
+
+@dataclass(frozen=True)
 class Method:
     name: str
     help: str
     params_model: type[BaseModel]
-    # (model, params) -> model with only the trained weights requiring grad.
-    apply: Callable[["torch.nn.Module", BaseModel], "torch.nn.Module"]
+    # (model, params, ctx) -> Applied, with only the weights to train requiring grad.
+    apply: Callable[["torch.nn.Module", BaseModel, ApplyContext], Applied]
     trains: bool = True  # False for the baseline: no training loop at all
+    # Keyword arguments for from_pretrained when this method needs the weights loaded in a
+    # special way (qlora: a BitsAndBytesConfig); built-in models get the same treatment in apply.
+    load_kwargs: Callable[[BaseModel], dict[str, Any]] | None = None
     # Train settings this method works well with, used where the suite does not set them.
     train_defaults: dict[str, Any] = field(default_factory=dict)
     # Extra checks beyond the pydantic model (e.g. keys forwarded to a library config).

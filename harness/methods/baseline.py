@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from harness.methods.base import Method
+from harness.methods.base import Applied, Method
 
 
 class BaselineParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _apply(model, params):
+def _apply(model, params, ctx):
     model.requires_grad_(False)
-    return model
+    return Applied(model)
 
 
 BASELINE = Method(name="baseline", help="the model as loaded", params_model=BaselineParams, apply=_apply, trains=False)

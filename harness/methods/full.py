@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from harness.methods.base import Method
+from harness.methods.base import Applied, Method
 
 
 class FullParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _apply(model, params):
+def _apply(model, params, ctx):
     model.requires_grad_(True)
-    return model
+    return Applied(model)
 
 
 FULL = Method(

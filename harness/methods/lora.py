@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import Problem
-from harness.methods.base import Method
+from harness.methods.base import Applied, Method
 
 
 class LoraParams(BaseModel):
@@ -41,11 +41,11 @@ def _check_extra(params: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def _apply(model, params: LoraParams):
+def _apply(model, params: LoraParams, ctx):
     from peft import LoraConfig, TaskType, get_peft_model
 
     config = LoraConfig(task_type=TaskType.CAUSAL_LM, **params.model_dump())
-    return get_peft_model(model, config)
+    return Applied(get_peft_model(model, config))
 
 
 LORA = Method(

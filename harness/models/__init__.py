@@ -32,8 +32,12 @@ def classify(ref: str, base_dir: Path) -> str:
     return "hub"
 
 
-def load(ref: str, base_dir: Path, trust_remote_code: bool = False):
-    """(model, tokenizer) for a reference; raises HarnessError when it cannot be had."""
+def load(ref: str, base_dir: Path, trust_remote_code: bool = False, **load_kwargs):
+    """(model, tokenizer) for a reference; raises HarnessError when it cannot be had.
+
+    load_kwargs go to from_pretrained (a method's quantization_config, say); built-in models
+    are built whole and ignore them, and the method converts them itself in apply.
+    """
     kind = classify(ref, base_dir)
     if kind == "builtin":
         model, tokenizer = MODELS.load(ref)()
@@ -41,7 +45,7 @@ def load(ref: str, base_dir: Path, trust_remote_code: bool = False):
         raise HarnessError(f"model {ref!r}: no built-in model, local folder ({local_path(ref, base_dir)}) or hub id by that name")
     else:
         source = str(local_path(ref, base_dir)) if kind == "local" else ref
-        model, tokenizer = _from_pretrained(source, trust_remote_code)
+        model, tokenizer = _from_pretrained(source, trust_remote_code, load_kwargs)
     if tokenizer.pad_token_id is None:
         # Decoder tokenizers often lack a pad token; EOS is the usual stand-in, and the
         # attention mask keeps padding out of every computation.
@@ -49,14 +53,14 @@ def load(ref: str, base_dir: Path, trust_remote_code: bool = False):
     return model, tokenizer
 
 
-def _from_pretrained(source: str, trust_remote_code: bool):
+def _from_pretrained(source: str, trust_remote_code: bool, load_kwargs: dict):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(
-            source, dtype=torch.float32, trust_remote_code=trust_remote_code, use_safetensors=None
+            source, **{"dtype": torch.float32, "trust_remote_code": trust_remote_code, **load_kwargs}
         )
     except OSError as err:
         raise HarnessError(f"model {source!r} could not be loaded (offline, or not a model folder?): {err}") from None
