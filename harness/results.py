@@ -40,6 +40,7 @@ class Cost(BaseModel):
     train_seconds: float | None = None
     eval_seconds: float | None = None
     tokens_per_second: float | None = None  # training tokens, padding excluded
+    saved_bytes: int | None = None  # size on disk of the saved weights (adapters alone for adapter methods)
 
 
 class Record(BaseModel):
@@ -56,7 +57,8 @@ class Record(BaseModel):
     error: str | None = None
     metrics: dict[str, dict[str, Score]] = {}  # eval name -> metric -> score
     cost: Cost = Cost()
-    train_curve: list[tuple[int, float]] = []  # (step, loss)
+    train_curve: list[tuple[int, float]] = []  # (step, loss), steps counted across stages
+    validation_curve: list[dict[str, float]] = []  # {"step", "loss", metric...} from validation checks
     # Evidence the method ran: 4-bit layer count, virtual tokens, trainable blocks,
     # parameter groups with their learning rates, events such as unfreezing.
     method_info: dict[str, Any] = {}

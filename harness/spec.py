@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from harness.errors import HarnessError, Problem, SuiteError
 
@@ -29,11 +30,43 @@ class _Strict(BaseModel):
 
 
 class TemplateSpec(_Strict):
-    prompt: str
+    """prompt + completion (loss on the completion only), or text (loss on every token)."""
+
+    prompt: str = ""
     completion: str = ""
+    text: str | None = None  # raw text for language-model fine-tuning: the whole of it is learned
+
+    @model_validator(mode="after")
+    def _text_alone(self):
+        if self.text is not None and (self.prompt or self.completion):
+            raise ValueError("give text, or prompt and completion, not both")
+        if self.text is None and not self.prompt and not self.completion:
+            raise ValueError("give prompt and completion, or text")
+        return self
 
 
 Template = TemplateSpec | str  # a dict, or one "prompt ||| completion" string
+
+
+class MixtureItem(_Strict):
+    """One dataset of a multi-task mixture; examples are drawn in proportion to weight."""
+
+    data: str
+    split: str = "train"
+    template: Template | None = None  # default: the task's own template
+    weight: float = Field(1.0, gt=0)
+    limit: int | None = Field(None, gt=0)
+
+
+class ValidationSpec(_Strict):
+    """Checks during training: loss (and optionally generation metrics) on held-out data."""
+
+    every: int = Field(gt=0)  # steps between checks; also one before the first and after the last step
+    data: str | None = None  # default: the training data (its validation split)
+    split: str = "validation"
+    limit: int | None = Field(64, gt=0)
+    metrics: list[str] = []  # generation metrics besides the loss (slower: they decode)
+    max_new_tokens: int = Field(64, gt=0)
 
 
 class TrainSpec(_Strict):
@@ -42,6 +75,8 @@ class TrainSpec(_Strict):
     data: str | None = None  # builtin:NAME | hf:DATASET[:CONFIG] | path (.jsonl .json .csv .tsv .parquet)
     split: str = "train"  # datasets split syntax, slices included: "train[:80%]"
     template: Template | None = None  # default: the task's own template
+    mixture: list[MixtureItem] | None = Field(None, min_length=1)  # several datasets instead of data
+    chat: bool = False  # wrap each prompt in the model's chat template
     limit: int | None = Field(None, gt=0)  # use at most this many training examples
     steps: int = Field(20, gt=0)  # optimizer steps
     batch_size: int = Field(4, gt=0)
@@ -52,27 +87,36 @@ class TrainSpec(_Strict):
     schedule: Literal["constant", "linear", "cosine"] = "linear"  # after warmup
     max_grad_norm: float | None = Field(1.0, gt=0)  # clipping; null turns it off
     max_length: int = Field(256, gt=0)  # tokens per example, prompt + completion
+    # by_length: batches of similar length (little padding), in random order.
+    batching: Literal["by_length", "shuffled"] = "by_length"
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast where supported
+    validation: ValidationSpec | None = None
+    select_best: str | None = None  # "loss" or a validation metric: end with the best check's weights
+    save: bool = False  # save the trained weights (adapters only, for adapter methods) beside the record
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.data is not None and self.mixture is not None:
+            raise ValueError("give data or mixture, not both")
+        if self.mixture is not None and self.validation is not None and self.validation.data is None:
+            raise ValueError("with a mixture, validation needs its own data")
+        if self.select_best is not None:
+            if self.validation is None:
+                raise ValueError("select_best needs a validation block")
+            if self.select_best != "loss" and self.select_best not in self.validation.metrics:
+                raise ValueError(f"select_best must be 'loss' or one of validation.metrics, got {self.select_best!r}")
+        return self
 
 
-class TrainOverride(_Strict):
-    """A method entry's `train:` block: any TrainSpec field, all optional."""
+def _all_optional(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
+    """The same fields, every one optional with default None (constraints kept)."""
+    fields = {
+        n: (f.annotation | None, FieldInfo.merge_field_infos(f, default=None)) for n, f in model.model_fields.items()
+    }
+    return create_model(name, __base__=_Strict, __doc__=doc, **fields)
 
-    data: str | None = None
-    split: str | None = None
-    template: Template | None = None
-    limit: int | None = Field(None, gt=0)
-    steps: int | None = Field(None, gt=0)
-    batch_size: int | None = Field(None, gt=0)
-    grad_accum: int | None = Field(None, gt=0)
-    learning_rate: float | None = Field(None, gt=0)
-    weight_decay: float | None = Field(None, ge=0)
-    warmup_steps: int | None = Field(None, ge=0)
-    schedule: Literal["constant", "linear", "cosine"] | None = None
-    max_grad_norm: float | None = Field(None, gt=0)
-    max_length: int | None = Field(None, gt=0)
-    precision: Literal["auto", "fp32", "bf16"] | None = None
 
+TrainOverride = _all_optional(TrainSpec, "TrainOverride", "A method entry's `train:` block: any TrainSpec field, all optional.")
 
 TRAIN_FIELDS = frozenset(TrainSpec.model_fields)
 
@@ -84,6 +128,9 @@ class MethodSpec(_Strict):
     method: str  # a registered method (harness ls methods)
     params: dict[str, Any] = {}  # the method's own parameters, checked by its validator
     train: TrainOverride = TrainOverride()
+    # Train in order, each stage overriding the variant's train settings (its own data,
+    # steps, rate...): e.g. language-model fine-tuning on raw text, then the task.
+    stages: list[TrainOverride] = []
     # Lists of values, one variant each: a params key, a train field, or "params.K"/"train.K".
     sweep: dict[str, list[Any]] = {}
 
@@ -106,6 +153,7 @@ class EvalSpec(_Strict):
     limit: int | None = Field(None, gt=0)  # score at most this many examples
     max_new_tokens: int = Field(64, gt=0)
     stop: list[str] = ["\n"]  # generation ends at the first of these
+    chat: bool | None = None  # wrap prompts in the chat template; default: as in training
     batch_size: int = Field(8, gt=0)
 
 

@@ -1,27 +1,30 @@
-"""The training loop, read top to bottom: tokenize, batch, step, log.
+"""The training loop, read top to bottom: optimizer, schedule, steps, checks, best weights.
 
-Loss is on completion tokens only: prompt tokens get label -100, the ignore index of
-torch's cross-entropy. The loop trains whatever requires grad, so methods decide what
-trains by freezing the rest. Everything a run measured comes back in a TrainResult.
+The loop trains what the method hands it (Applied): its parameter groups at their own
+rates, its schedule if it brings one, its per-step hook (gradual unfreezing). Batches come
+from batching.py (loss on completion tokens only). With a validation block it checks the
+model before the first step, every `every` steps and after the last, and with select_best
+it ends with the weights of the best check. Everything measured comes back in a TrainResult.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from harness.batching import Source, batches, collate
 from harness.methods.base import Applied, ParamGroup
+from harness.registry import METRICS
 from harness.spec import TrainSpec
 
 log = logging.getLogger(__name__)
-IGNORE = -100  # torch.nn.CrossEntropyLoss's default ignore_index
 
 
 @dataclass
@@ -33,48 +36,12 @@ class TrainResult:
     precision: str = "fp32"
     groups: list[dict] = field(default_factory=list)  # parameter groups with their learning rates
     events: list[tuple[int, str]] = field(default_factory=list)  # (step, what happened), e.g. unfreezing
+    validation_curve: list[dict] = field(default_factory=list)  # {"step": s, "loss": x, metric: y}
+    best_step: int | None = None  # with select_best: the step whose weights the model ends with
 
     @property
     def tokens_per_second(self) -> float:
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
-
-
-def encode(tokenizer, prompt: str, completion: str, max_length: int) -> dict[str, list[int]] | None:
-    """Token ids and labels for one example; None when truncation leaves no completion token."""
-    prompt_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
-    completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    input_ids = (prompt_ids + completion_ids)[:max_length]
-    labels = ([IGNORE] * len(prompt_ids) + completion_ids)[:max_length]
-    if all(label == IGNORE for label in labels):
-        return None
-    return {"input_ids": input_ids, "labels": labels}
-
-
-def collate(examples: list[dict[str, list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad a batch; padding is masked out of attention and of the loss."""
-    width = max(len(e["input_ids"]) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for row, e in enumerate(examples):
-        n = len(e["input_ids"])
-        ids[row, :n] = torch.tensor(e["input_ids"])
-        labels[row, :n] = torch.tensor(e["labels"])
-        mask[row, :n] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
-
-
-def batches(examples: list, batch_size: int, seed: int):
-    """Endless shuffled batches, reshuffled every epoch from one seeded generator."""
-    rng = random.Random(seed)
-    order: list[int] = []
-    while True:
-        if len(order) < batch_size:
-            fresh = list(range(len(examples)))
-            rng.shuffle(fresh)
-            order += fresh
-        chunk, order = order[:batch_size], order[batch_size:]
-        yield [examples[i] for i in chunk]
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -106,32 +73,40 @@ def optimizer_for(applied: Applied, cfg: TrainSpec) -> tuple[torch.optim.Optimiz
     return torch.optim.AdamW(torch_groups, lr=cfg.learning_rate), described
 
 
-def train(applied: Applied, tokenizer, pairs: list[tuple[str, str]], cfg: TrainSpec, seed: int, desc: str = "train") -> TrainResult:
+def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, seed: int, desc: str = "train",
+          step_offset: int = 0, check: Callable[[], dict[str, float]] | None = None) -> TrainResult:
+    """Train for cfg.steps optimizer steps; step numbers in the result continue from step_offset
+    (earlier stages), and so do the method's schedule and hook."""
     model = applied.model
     device = next(model.parameters()).device
     torch.manual_seed(seed)
-
-    examples = [e for e in (encode(tokenizer, p, c, cfg.max_length) for p, c in pairs) if e is not None]
-    if len(examples) < len(pairs):
-        log.warning("%d of %d training examples had no completion token left after truncation to max_length=%d; skipped",
-                    len(pairs) - len(examples), len(pairs), cfg.max_length)
-    if not examples:
-        raise ValueError(f"no training example fits max_length={cfg.max_length} with a completion token")
-
     use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_supported(device))
     optimizer, groups = optimizer_for(applied, cfg)
     params = [p for g in optimizer.param_groups for p in g["params"]]
     if applied.lr_lambda is not None:  # the method brings its own schedule (ULMFiT's slanted triangle)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, applied.lr_lambda)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: applied.lr_lambda(t + step_offset))
     else:
         schedule_name = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}[cfg.schedule]
         scheduler = get_scheduler(schedule_name, optimizer, num_warmup_steps=cfg.warmup_steps, num_training_steps=cfg.steps)
 
-    model.train()
-    stream = batches(examples, cfg.batch_size, seed)
     result = TrainResult(steps=cfg.steps, seconds=0.0, tokens=0, precision="bf16" if use_bf16 else "fp32", groups=groups)
+    best = _Best(cfg.select_best, params) if cfg.select_best else None
+
+    def validate(step: int) -> None:
+        if check is None or cfg.validation is None:
+            return
+        model.eval()
+        scores = check()
+        model.train()
+        result.validation_curve.append({"step": step, **scores})
+        if best is not None and best.offer(step, scores):
+            result.best_step = step
+
+    stream = batches(sources, cfg.batch_size, seed, by_length=cfg.batching == "by_length")
     start = time.perf_counter()
-    bar = tqdm(range(1, cfg.steps + 1), desc=desc, unit="step", leave=False, dynamic_ncols=True)
+    model.train()
+    validate(step_offset)
+    bar = tqdm(range(step_offset + 1, step_offset + cfg.steps + 1), desc=desc, unit="step", leave=False, dynamic_ncols=True)
     for step in bar:
         if applied.on_step is not None and (note := applied.on_step(step)):
             result.events.append((step, note))
@@ -143,18 +118,48 @@ def train(applied: Applied, tokenizer, pairs: list[tuple[str, str]], cfg: TrainS
             loss.backward()
             step_loss += loss.item()
             result.tokens += int(batch["attention_mask"].sum())
+        if not math.isfinite(step_loss):
+            raise FloatingPointError(f"loss became {step_loss} at step {step}; lower the learning rate")
         if cfg.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
 
-        if not math.isfinite(step_loss):
-            raise FloatingPointError(f"loss became {step_loss} at step {step}; lower the learning rate")
         result.loss_curve.append((step, round(step_loss, 6)))
         elapsed = time.perf_counter() - start
         bar.set_postfix(loss=f"{step_loss:.4f}", tok_s=f"{result.tokens / elapsed:.0f}")
+        if cfg.validation is not None and (step - step_offset) % cfg.validation.every == 0 and step < step_offset + cfg.steps:
+            validate(step)
     bar.close()
+    validate(step_offset + cfg.steps)
+    if best is not None and best.step is not None:
+        best.restore()
+        log.info("kept the weights of step %d (best %s %.4g)", best.step, cfg.select_best, best.value)
     result.seconds = time.perf_counter() - start
     model.eval()
     return result
+
+
+class _Best:
+    """The best check so far and a copy of the trainable weights at that point."""
+
+    def __init__(self, metric: str, params: list[torch.nn.Parameter]):
+        self.metric, self.params = metric, params
+        self.lower_is_better = metric == "loss" or not METRICS.get(metric).meta.get("higher_is_better", True)
+        self.step: int | None = None
+        self.value = math.inf if self.lower_is_better else -math.inf
+        self.saved: list[torch.Tensor] = []
+
+    def offer(self, step: int, scores: dict[str, float]) -> bool:
+        value = scores[self.metric]
+        if not (value < self.value if self.lower_is_better else value > self.value):
+            return False
+        self.step, self.value = step, value
+        self.saved = [p.detach().to("cpu", copy=True) for p in self.params]
+        return True
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for p, saved in zip(self.params, self.saved):
+                p.copy_(saved.to(p.device))

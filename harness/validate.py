@@ -26,10 +26,7 @@ def check_suite(raw: dict[str, Any], suite: Suite | None, base_dir: Path) -> tup
     c.models(raw.get("model"))
     train = raw.get("train") if isinstance(raw.get("train"), dict) else {}
     methods = raw.get("methods") if isinstance(raw.get("methods"), list) else []
-    if methods and not train.get("data") and any(not _get(m, "train", "data") for m in methods):
-        c.problem("train.data", "methods train on data: set train.data (or train.data in every method entry)")
-    if isinstance(train.get("data"), str):
-        c.data("train", train["data"], train.get("split", "train"), train.get("template"))
+    c.train_block("train", train, {})
     names: dict[str, int] = {}
     for i, entry in enumerate(methods):
         if isinstance(entry, dict):
@@ -38,6 +35,8 @@ def check_suite(raw: dict[str, Any], suite: Suite | None, base_dir: Path) -> tup
     for i, ev in enumerate(raw.get("evals") or []):
         if isinstance(ev, dict):
             c.eval(f"evals[{i}]", ev, train.get("template"))
+    if suite is not None:
+        c.resolved_stages(suite)
     return c.problems, c.notes
 
 
@@ -91,9 +90,47 @@ class _Checker:
         for key, values in sweep.items():
             self.sweep(f"{path}.sweep.{key}", str(key), values, method, params)
         over = entry.get("train") if isinstance(entry.get("train"), dict) else {}
-        if isinstance(over.get("data"), str):
-            self.data(f"{path}.train", over["data"], over.get("split", train.get("split", "train")),
-                      over.get("template", train.get("template")))
+        inherited = {**train, **over}
+        self.train_block(f"{path}.train", over, train)
+        for j, stage in enumerate(entry.get("stages") or []):
+            if isinstance(stage, dict):
+                self.train_block(f"{path}.stages[{j}]", stage, inherited)
+
+    def train_block(self, path: str, block: dict[str, Any], inherited: dict[str, Any]) -> None:
+        """The data a train block reads (its own, or a mixture), its template, its validation data and metrics."""
+        template = block.get("template", inherited.get("template") if "data" not in block else None)
+        if isinstance(block.get("data"), str):
+            self.data(path, block["data"], block.get("split", inherited.get("split", "train")), template)
+        elif "data" in block or "mixture" in block:
+            pass  # the block brings its own data: nothing inherited to re-check
+        for k, item in enumerate(block.get("mixture") or []):
+            if isinstance(item, dict) and isinstance(item.get("data"), str):
+                self.data(f"{path}.mixture[{k}]", item["data"], item.get("split", "train"), item.get("template"))
+        v = block.get("validation")
+        if isinstance(v, dict):
+            for k, metric in enumerate(v.get("metrics") or []):
+                if isinstance(metric, str) and metric not in METRICS:
+                    self.problem(f"{path}.validation.metrics[{k}]", METRICS.unknown_message(metric))
+            ref = v.get("data") or block.get("data") or inherited.get("data")
+            if isinstance(ref, str):
+                self.data(f"{path}.validation", ref, v.get("split", "validation"), template if not v.get("data") else None)
+
+    def resolved_stages(self, suite: Suite) -> None:
+        """Settings that only clash once layered (data and mixture, select_best), and stages with no data."""
+        from harness.plan import expand_sweep
+
+        for i, entry in enumerate(suite.methods):
+            if entry.method not in METHODS or entry.method == "baseline" or any(p.path.startswith(f"methods[{i}]") for p in self.problems):
+                continue
+            try:
+                for _, _, stages in expand_sweep(suite, entry):
+                    for j, stage in enumerate(stages):
+                        if stage.data is None and stage.mixture is None:
+                            where = f"methods[{i}].stages[{j}]" if entry.stages else f"methods[{i}]"
+                            self.problem(where, "trains on no data: set train.data (or a mixture) in the suite or this entry")
+            except ValueError as err:
+                msg = err.errors()[0]["msg"] if hasattr(err, "errors") else str(err)
+                self.problem(f"methods[{i}].train", msg[0].lower() + msg[1:])
 
     def sweep(self, path: str, key: str, values: Any, method: Any, params: dict[str, Any]) -> None:
         from harness.plan import sweep_target
@@ -152,6 +189,8 @@ class _Checker:
         from harness.plan import default_template
 
         try:
+            if isinstance(template, dict) and "text" in template:  # learned whole: no prompt part
+                template = {"prompt": "", "completion": template["text"]}
             chosen = parse_template(template) if template is not None else default_template(ref)
         except HarnessError as err:
             self.problem(f"{path}.template", str(err))

@@ -19,8 +19,6 @@ from pathlib import Path
 import torch
 
 from harness import models
-from harness.data import sources
-from harness.data.templates import Template, render
 from harness.logs import setup_logging
 from harness.environment import describe, peak_memory, reset_peak_memory
 from harness.evaluate.scoring import evaluate
@@ -29,6 +27,7 @@ from harness.plan import Variant
 from harness.registry import METHODS
 from harness.results import Cost, Record, Score, write_jsonl_atomic, write_record, write_text_atomic
 from harness.train import train
+from harness.trainset import stage_check, stage_sources
 
 log = logging.getLogger("harness.worker")
 
@@ -52,26 +51,16 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         params = method.parse(variant.params)
         load_kwargs = method.load_kwargs(params) if method.load_kwargs else {}
         model, tokenizer = models.load(variant.model, base_dir, **load_kwargs)
-        ctx = ApplyContext(steps=variant.train.steps if variant.train else 0, device=device.type)
+        ctx = ApplyContext(steps=sum(st.steps for st in variant.stages), device=device.type)
         applied = method.apply(model.to(device), params, ctx)
         model = applied.model
         trainable, total = count_parameters(model)
         cost = Cost(trainable_params=trainable, total_params=total)
         record.method_info = dict(applied.info)
-
-        if method.trains and variant.train is not None:
-            cfg = variant.train
-            rows = sources.load_split(cfg.data, cfg.split, base_dir, limit=cfg.limit)
-            template = Template(cfg.template.prompt, cfg.template.completion)
-            pairs = [render(template, row, where=f"{cfg.data} row {i + 1}") for i, row in enumerate(rows)]
-            result = train(applied, tokenizer, pairs, cfg, variant.seed, desc=f"train {variant.name}")
-            cost.train_seconds = round(result.seconds, 3)
-            cost.tokens_per_second = round(result.tokens_per_second, 1)
-            record.train_curve = result.loss_curve
-            record.precision = result.precision
-            record.method_info["param_groups"] = result.groups
-            if result.events:
-                record.method_info["events"] = result.events
+        if method.trains and variant.stages:
+            train_stages(variant, applied, tokenizer, record, cost)
+            if any(st.save for st in variant.stages):
+                cost.saved_bytes = save_weights(model, directory / "weights")
 
         start = time.perf_counter()
         for ev in variant.evals:
@@ -89,6 +78,45 @@ def run_variant(variant: Variant, directory: Path) -> Record:
     record.finished_at = now()
     write_record(directory, record)
     return record
+
+
+def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cost) -> None:
+    """Each stage in order on the same model; step numbers run on across stages."""
+    base_dir, offset, tokens, seconds = Path(variant.base_dir), 0, 0, 0.0
+    stages_info = []
+    for i, cfg in enumerate(variant.stages):
+        desc = f"train {variant.name}" + (f" stage {i + 1}/{len(variant.stages)}" if len(variant.stages) > 1 else "")
+        sources = stage_sources(cfg, tokenizer, base_dir)
+        check = stage_check(cfg, applied.model, tokenizer, base_dir)
+        result = train(applied, tokenizer, sources, cfg, variant.seed, desc, step_offset=offset, check=check)
+        offset += cfg.steps
+        tokens += result.tokens
+        seconds += result.seconds
+        record.train_curve += result.loss_curve
+        record.validation_curve += result.validation_curve
+        record.precision = result.precision
+        stages_info.append({
+            "steps": cfg.steps, "data": [s.name for s in sources], "param_groups": result.groups,
+            **({"events": result.events} if result.events else {}),
+            **({"best_step": result.best_step} if result.best_step is not None else {}),
+        })
+    record.method_info["stages"] = stages_info
+    cost.train_seconds = round(seconds, 3)
+    cost.tokens_per_second = round(tokens / seconds, 1) if seconds else None
+
+
+def save_weights(model, folder: Path) -> int:
+    """Adapters alone for peft models, the trained tensors for partial methods, else the
+    whole model; returns the bytes written."""
+    from safetensors.torch import save_file
+
+    if hasattr(model, "peft_config") or all(p.requires_grad for p in model.parameters()):
+        model.save_pretrained(folder)
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        trained = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+        save_file(trained, str(folder / "trained.safetensors"))
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def main() -> int:

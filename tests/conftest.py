@@ -55,3 +55,12 @@ evals:
     max_new_tokens: 8
     metrics: [rouge1, bleu]
 """
+
+
+def fit(applied, tokenizer, pairs, cfg, seed: int = 0, **kw):
+    """Train on (prompt, completion) pairs the way the worker does, for tests of methods."""
+    from harness.batching import Source
+    from harness.train import train
+    from harness.trainset import encode_pairs
+
+    return train(applied, tokenizer, [Source("pairs", encode_pairs(tokenizer, pairs, cfg, "pairs"))], cfg, seed, **kw)

@@ -27,24 +27,24 @@ def test_matrix_models_sweeps_seeds(write_suite, tmp_path):
     assert {v.params.get("r") for v in variants if v.method == "lora"} == {2, 16}
     assert len({v.id for v in variants}) == len(variants)
     baseline = [v for v in variants if v.method == "baseline"]
-    assert len(baseline) == 2 and all(v.train is None for v in baseline)
+    assert len(baseline) == 2 and all(v.stages == [] for v in baseline)
 
 
 def test_train_settings_layer_in_order(write_suite):
     suite = TINY_SUITE.replace("    method: full\n", "    method: full\n  - name: full-fast\n    method: full\n    train: {learning_rate: 0.01}\n", 1)
     by_name = {v.name: v for v in plan(load_suite(write_suite(suite)))}
-    assert by_name["full"].train.learning_rate == 2.0e-5  # full's own default: no lr in the suite
-    assert by_name["lora-r4"].train.learning_rate == 2.0e-4  # lora's own default
-    assert by_name["full-fast"].train.learning_rate == 0.01  # the entry's override
-    assert by_name["full"].train.steps == 2  # the suite's train block
+    assert by_name["full"].stages[0].learning_rate == 2.0e-5  # full's own default: no lr in the suite
+    assert by_name["lora-r4"].stages[0].learning_rate == 2.0e-4  # lora's own default
+    assert by_name["full-fast"].stages[0].learning_rate == 0.01  # the entry's override
+    assert by_name["full"].stages[0].steps == 2  # the suite's train block
     suite_lr = load_suite(write_suite(TINY_SUITE.replace("steps: 2", "steps: 2\n  learning_rate: 0.5")))
-    assert {v.train.learning_rate for v in plan(suite_lr) if v.train} == {0.5}  # suite beats method defaults
+    assert {v.stages[0].learning_rate for v in plan(suite_lr) if v.stages} == {0.5}  # suite beats method defaults
 
 
 def test_sweep_over_a_train_field(write_suite):
     suite = TINY_SUITE.replace("params: {r: 4, lora_alpha: 8}", "sweep: {learning_rate: [0.001, 0.01]}")
     lora = [v for v in plan(load_suite(write_suite(suite))) if v.method == "lora"]
-    assert sorted(v.train.learning_rate for v in lora) == [0.001, 0.01]
+    assert sorted(v.stages[0].learning_rate for v in lora) == [0.001, 0.01]
     assert sorted(v.name for v in lora) == ["lora-r4-learning_rate0.001", "lora-r4-learning_rate0.01"]
 
 

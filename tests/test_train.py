@@ -8,7 +8,9 @@ from harness.methods.base import ApplyContext, count_parameters
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
 from harness.spec import TrainSpec
-from harness.train import IGNORE, collate, encode, train
+from harness.batching import IGNORE, collate, encode
+
+from conftest import fit
 
 PAIRS = [("name[Alpha] | food[Thai]\n", "Alpha serves Thai food."), ("name[Beta] | area[riverside]\n", "Beta is by the river.")] * 4
 
@@ -32,9 +34,9 @@ def test_collate_pads_right_and_masks_padding():
 
 def test_full_fine_tuning_lowers_the_loss():
     model, tok = tiny_random_llama()
-    applied = METHODS.load("full").apply(model, None, ApplyContext())
+    applied = METHODS.load("full").apply(model, METHODS.load("full").parse({}), ApplyContext())
     cfg = TrainSpec(steps=30, batch_size=4, learning_rate=3e-3, precision="fp32", schedule="constant")
-    result = train(applied, tok, PAIRS, cfg, seed=0)
+    result = fit(applied, tok, PAIRS, cfg, seed=0)
     first, last = result.loss_curve[0][1], result.loss_curve[-1][1]
     assert last < 0.7 * first, result.loss_curve
     assert result.tokens > 0 and result.precision == "fp32"
@@ -45,7 +47,7 @@ def test_training_is_repeatable_with_a_seed():
     for _ in range(2):
         model, tok = tiny_random_llama()
         cfg = TrainSpec(steps=3, batch_size=2, learning_rate=1e-3, precision="fp32")
-        curves.append(train(METHODS.load("full").apply(model, None, ApplyContext()), tok, PAIRS, cfg, seed=7).loss_curve)
+        curves.append(fit(METHODS.load("full").apply(model, METHODS.load("full").parse({}), ApplyContext()), tok, PAIRS, cfg, seed=7).loss_curve)
     assert curves[0] == curves[1]
 
 
@@ -60,7 +62,7 @@ def test_lora_counts_and_trains_only_the_adapters():
     # q 8*(64+64) + k 8*(64+32) + v 8*(64+32) + o 8*(64+64) + gate, up, down 8*(64+128) each = 8192
     assert trainable == 2 * 8192
     assert total == 107_200 + trainable
-    train(applied, tok, PAIRS, TrainSpec(steps=2, batch_size=2, learning_rate=1e-2, precision="fp32"), seed=0)
+    fit(applied, tok, PAIRS, TrainSpec(steps=2, batch_size=2, learning_rate=1e-2, precision="fp32"), seed=0)
     for name, p in model.named_parameters():
         clean = name.replace("base_model.model.", "").replace(".base_layer", "")
         if "lora_" not in name:
@@ -70,5 +72,5 @@ def test_lora_counts_and_trains_only_the_adapters():
 
 def test_baseline_trains_nothing():
     model, _ = tiny_random_llama()
-    model = METHODS.load("baseline").apply(model, None, ApplyContext()).model
+    model = METHODS.load("baseline").apply(model, METHODS.load("baseline").parse({}), ApplyContext()).model
     assert count_parameters(model) == (0, 107_200)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
+from harness.batching import chat_prompt
+
 
 def cut_at_stop(text: str, stop: list[str]) -> str:
     """The text up to the first stop string (the stop string itself dropped)."""
@@ -18,9 +20,13 @@ def cut_at_stop(text: str, stop: list[str]) -> str:
 
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: list[str], batch_size: int,
-             desc: str = "generate") -> list[str]:
+             desc: str = "generate", chat: bool = False) -> list[str]:
+    """Greedy continuations of the prompts (as user turns of the chat template if chat)."""
     device = next(model.parameters()).device
-    lengths = [len(tokenizer(p)["input_ids"]) for p in prompts]
+    if chat:  # the template brings its own special tokens
+        prompts = [chat_prompt(tokenizer, p) for p in prompts]
+    specials = not chat
+    lengths = [len(tokenizer(p, add_special_tokens=specials)["input_ids"]) for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: lengths[i], reverse=True)
     outputs: list[str] = [""] * len(prompts)
     side = tokenizer.padding_side
@@ -28,7 +34,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
     try:
         for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False, dynamic_ncols=True):
             idx = order[start : start + batch_size]
-            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
+            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=specials).to(device)
             out = model.generate(
                 **enc,
                 max_new_tokens=max_new_tokens,

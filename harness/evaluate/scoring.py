@@ -43,7 +43,8 @@ def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, 
         prompts.append(prompt)
         references.append(references_of(ev, row, completion, where))
 
-    predictions = generate(model, tokenizer, prompts, ev.max_new_tokens, ev.stop, ev.batch_size, desc=f"eval {ev.name}")
+    predictions = generate(model, tokenizer, prompts, ev.max_new_tokens, ev.stop, ev.batch_size,
+                           desc=f"eval {ev.name}", chat=bool(ev.chat))
 
     scores: dict[str, dict] = {}
     per_example: dict[str, list[float] | None] = {}

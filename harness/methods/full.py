@@ -1,19 +1,22 @@
-"""Full fine-tuning: every weight trains."""
+"""Full fine-tuning: every weight trains; optionally with the ULMFiT techniques
+(discriminative rates, slanted triangular schedule, gradual unfreezing; see layerwise.py)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
 from harness.methods.base import Applied, Method
+from harness.methods.layerwise import LayerwiseOptions, apply_layerwise, layer_groups
 
 
-class FullParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FullParams(LayerwiseOptions):
+    pass
 
 
-def _apply(model, params, ctx):
+def _apply(model, params: FullParams, ctx):
     model.requires_grad_(True)
-    return Applied(model)
+    if params == FullParams():
+        return Applied(model)
+    layered = apply_layerwise(layer_groups(model), params, ctx.steps)
+    return Applied(model, info=layered["info"], **layered["fields"])
 
 
 FULL = Method(

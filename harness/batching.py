@@ -1,0 +1,99 @@
+"""From (prompt, completion) pairs to padded batches: tokenizing with the loss mask, and the
+sampler that mixes datasets by weight and groups examples of similar length.
+
+Loss is on completion tokens only: prompt tokens get label -100, the ignore index of
+torch's cross-entropy. Grouping by length follows the usual recipe (transformers'
+LengthGroupedSampler): draw a mega-batch of 50 batches, sort it by length, cut it into
+batches, and shuffle the batches, so padding stays small while the order stays random.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+IGNORE = -100  # torch.nn.CrossEntropyLoss's default ignore_index
+MEGA_BATCH = 50  # batches per sorted mega-batch, as in transformers' LengthGroupedSampler
+
+
+def chat_prompt(tokenizer, prompt: str) -> str:
+    """The prompt as a user turn in the model's chat template, ready for the answer."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise ValueError("chat: true, but this model's tokenizer has no chat template; set chat: false")
+    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
+
+
+def encode(tokenizer, prompt: str, completion: str, max_length: int, chat: bool = False) -> dict[str, list[int]] | None:
+    """Token ids and labels for one example; None when truncation leaves no completion token.
+
+    A chat-templated prompt carries its own special tokens, so none are added to it.
+    """
+    if chat:
+        prompt_ids = tokenizer(chat_prompt(tokenizer, prompt), add_special_tokens=False)["input_ids"]
+    else:
+        prompt_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+    completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    input_ids = (prompt_ids + completion_ids)[:max_length]
+    labels = ([IGNORE] * len(prompt_ids) + completion_ids)[:max_length]
+    if all(label == IGNORE for label in labels):
+        return None
+    return {"input_ids": input_ids, "labels": labels}
+
+
+def collate(examples: list[dict[str, list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a batch; padding is masked out of attention and of the loss."""
+    width = max(len(e["input_ids"]) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, e in enumerate(examples):
+        n = len(e["input_ids"])
+        ids[row, :n] = torch.tensor(e["input_ids"])
+        labels[row, :n] = torch.tensor(e["labels"])
+        mask[row, :n] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+@dataclass
+class Source:
+    """One dataset's encoded examples and its share of a mixture."""
+
+    name: str
+    examples: list[dict[str, list[int]]]
+    weight: float = 1.0
+
+
+class _Cycle:
+    """Endless reshuffled passes over one source's examples."""
+
+    def __init__(self, n: int, rng: random.Random):
+        self.n, self.rng, self.order = n, rng, []
+
+    def next(self) -> int:
+        if not self.order:
+            self.order = list(range(self.n))
+            self.rng.shuffle(self.order)
+        return self.order.pop()
+
+
+def batches(sources: list[Source], batch_size: int, seed: int, by_length: bool = True) -> Iterator[list[dict]]:
+    """Endless batches; each example comes from a source chosen in proportion to its weight."""
+    rng = random.Random(seed)
+    cycles = [_Cycle(len(s.examples), rng) for s in sources]
+    weights = [s.weight for s in sources]
+
+    def draw(k: int) -> list[dict]:
+        picks = rng.choices(range(len(sources)), weights=weights, k=k) if len(sources) > 1 else [0] * k
+        return [sources[i].examples[cycles[i].next()] for i in picks]
+
+    while True:
+        if not by_length:
+            yield draw(batch_size)
+            continue
+        mega = sorted(draw(batch_size * MEGA_BATCH), key=lambda e: len(e["input_ids"]), reverse=True)
+        chunks = [mega[i : i + batch_size] for i in range(0, len(mega), batch_size)]
+        rng.shuffle(chunks)
+        yield from chunks

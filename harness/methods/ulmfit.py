@@ -1,0 +1,32 @@
+"""ULMFiT (Howard and Ruder, 2018): full fine-tuning with discriminative learning rates
+(factor 2.6), the slanted triangular schedule (cut_frac 0.1, ratio 32) and gradual
+unfreezing, all three on by default (layerwise.py has the formulas)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from harness.methods.base import Applied, Method
+from harness.methods.layerwise import STLR, LayerwiseOptions, apply_layerwise, layer_groups
+
+
+class UlmfitParams(LayerwiseOptions):
+    discriminative: float | None = Field(2.6, gt=0)
+    slanted_triangular: STLR | None = STLR()
+    gradual_unfreezing: bool = True
+
+
+def _apply(model, params: UlmfitParams, ctx):
+    model.requires_grad_(True)
+    layered = apply_layerwise(layer_groups(model), params, ctx.steps)
+    return Applied(model, info=layered["info"], **layered["fields"])
+
+
+ULMFIT = Method(
+    name="ulmfit",
+    help="full fine-tuning with discriminative rates, slanted triangular schedule and gradual unfreezing",
+    params_model=UlmfitParams,
+    apply=_apply,
+    # The peak rate of the top group; lower groups get it divided by 2.6 per group.
+    train_defaults={"learning_rate": 1.0e-4},
+)

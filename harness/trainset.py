@@ -1,0 +1,94 @@
+"""What a training stage reads: its data (or mixture) rendered, tokenized and weighted, and
+the validation check it runs (held-out loss, and generation metrics if asked for).
+
+The worker calls `stage_sources` and `stage_check` once per stage; train.py only sees
+encoded examples and a function returning scores.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from harness.batching import IGNORE, Source, collate, encode
+from harness.data import sources as data_sources
+from harness.data.templates import Template, render
+from harness.spec import TemplateSpec, TrainSpec
+
+log = logging.getLogger(__name__)
+
+
+def render_pairs(ref: str, split: str, template: TemplateSpec, base_dir: Path, limit: int | None) -> list[tuple[str, str]]:
+    rows = data_sources.load_split(ref, split, base_dir, limit=limit)
+    t = Template(template.prompt, template.completion)
+    return [render(t, row, where=f"{ref} ({split}) row {i + 1}") for i, row in enumerate(rows)]
+
+
+def encode_pairs(tokenizer, pairs: list[tuple[str, str]], cfg: TrainSpec, name: str) -> list[dict]:
+    examples = [e for e in (encode(tokenizer, p, c, cfg.max_length, cfg.chat) for p, c in pairs) if e is not None]
+    if len(examples) < len(pairs):
+        log.warning("%s: %d of %d examples had no completion token left after truncation to max_length=%d; skipped",
+                    name, len(pairs) - len(examples), len(pairs), cfg.max_length)
+    if not examples:
+        raise ValueError(f"{name}: no example fits max_length={cfg.max_length} with a completion token")
+    return examples
+
+
+def stage_sources(cfg: TrainSpec, tokenizer, base_dir: Path) -> list[Source]:
+    """One Source for plain data, one per dataset for a mixture (limit applies to each)."""
+    if cfg.mixture is None:
+        items = [(cfg.data, cfg.split, cfg.template, 1.0, cfg.limit)]
+    else:
+        items = [(m.data, m.split, m.template, m.weight, m.limit or cfg.limit) for m in cfg.mixture]
+    out = []
+    for ref, split, template, weight, limit in items:
+        pairs = render_pairs(ref, split, template, base_dir, limit)
+        out.append(Source(f"{ref} ({split})", encode_pairs(tokenizer, pairs, cfg, ref), weight))
+    return out
+
+
+@torch.no_grad()
+def mean_loss(model, examples: list[dict], pad_id: int, batch_size: int) -> float:
+    """Mean loss per completion token over the examples (each token counts once)."""
+    device = next(model.parameters()).device
+    total, tokens = 0.0, 0
+    for i in range(0, len(examples), batch_size):
+        batch = {k: v.to(device) for k, v in collate(examples[i : i + batch_size], pad_id).items()}
+        n = int((batch["labels"][:, 1:] != IGNORE).sum())  # the model shifts labels by one
+        total += float(model(**batch).loss) * n
+        tokens += n
+    return total / tokens if tokens else math.nan
+
+
+def stage_check(cfg: TrainSpec, model, tokenizer, base_dir: Path) -> Callable[[], dict[str, float]] | None:
+    """The validation check of a stage: loss on held-out examples, plus any generation metrics."""
+    v = cfg.validation
+    if v is None:
+        return None
+    ref = v.data or cfg.data
+    template = cfg.template if v.data is None or cfg.template is not None else None
+    if template is None:
+        from harness.plan import template_of
+
+        template = template_of(None, ref)
+    pairs = render_pairs(ref, v.split, template, base_dir, v.limit)
+    examples = encode_pairs(tokenizer, pairs, cfg, f"validation {ref}")
+
+    def check() -> dict[str, float]:
+        scores = {"loss": round(mean_loss(model, examples, tokenizer.pad_token_id, cfg.batch_size), 6)}
+        if v.metrics:
+            from harness.evaluate.generation import generate
+            from harness.registry import METRICS
+
+            prompts = [p for p, _ in pairs]
+            predictions = generate(model, tokenizer, prompts, v.max_new_tokens, ["\n"], cfg.batch_size,
+                                   desc="validate", chat=cfg.chat)
+            for metric in v.metrics:
+                scores[metric] = METRICS.load(metric)(predictions, [[c] for _, c in pairs]).value
+        return scores
+
+    return check
