@@ -106,3 +106,20 @@ def test_lora_passes_unknown_keys_to_peft_only_if_it_has_them(write_suite):
     assert ok.suite.methods[1].params["use_rslora"] is True
     found = problems_of(write_suite(TINY_SUITE.replace("r: 4, lora_alpha: 8", "r: 4, lora_alphaa: 8")))
     assert found["methods[1].params.lora_alphaa"] == "not a field of peft's LoraConfig; did you mean 'lora_alpha'?"
+
+
+def test_training_settings_that_clash(write_suite):
+    suite = TINY_SUITE.replace("  precision: fp32\n", "  precision: fp32\n  select_best: loss\n").replace(
+        "    method: full\n", "    method: full\n    stages: [{steps: 1}, {steps: 1, data: nowhere.jsonl}]\n", 1).replace(
+        "params: {r: 4, lora_alpha: 8}", "params: {r: 4, lora_alpha: 8}\n    train: {mixture: [{data: builtin:data2text}], validation: {every: 1, metrics: [rouge9]}}")
+    found = problems_of(write_suite(suite))
+    assert "select_best needs a validation block" in found["train"]
+    assert "nowhere.jsonl" in found["methods[0].stages[1].data"]
+    assert "did you mean" in found["methods[1].train.validation.metrics[0]"]
+
+
+def test_a_stage_without_data_and_a_mixture_with_data(write_suite):
+    no_data = TINY_SUITE.replace("  data: builtin:data2text\n  limit: 16\n", "  limit: 16\n")
+    assert "trains on no data" in problems_of(write_suite(no_data))["methods[0]"]
+    both = TINY_SUITE.replace("    method: full\n", "    method: full\n    train: {mixture: [{data: builtin:data2text}], data: builtin:data2text}\n", 1)
+    assert "not both" in problems_of(write_suite(both))["methods[0].train"]
