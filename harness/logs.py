@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 
 NOISY = ("transformers", "peft", "datasets", "bitsandbytes", "httpx", "urllib3", "absl", "filelock")
 
@@ -13,3 +14,5 @@ def setup_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for name in NOISY:
         logging.getLogger(name).setLevel(logging.ERROR)
+    # peft calls an API transformers has renamed; the warning is for peft's authors.
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated")

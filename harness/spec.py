@@ -77,6 +77,9 @@ class TrainSpec(_Strict):
     template: Template | None = None  # default: the task's own template
     mixture: list[MixtureItem] | None = Field(None, min_length=1)  # several datasets instead of data
     chat: bool = False  # wrap each prompt in the model's chat template
+    # Classification (linear_probe): the column holding each example's class; the prompt is the text.
+    label: str | None = None
+    labels: list[str] | None = Field(None, min_length=2)  # the classes, in order (default: sorted from the data)
     limit: int | None = Field(None, gt=0)  # use at most this many training examples
     steps: int = Field(20, gt=0)  # optimizer steps
     batch_size: int = Field(4, gt=0)
@@ -147,6 +150,11 @@ class EvalSpec(_Strict):
     name: str = Field(pattern=_NAME)  # key of this eval's scores in the record
     data: str
     split: str = "test"
+    # generation: decode and compare with references. classification: pick one of `labels`
+    # (a probe's head, or else the label whose text is most likely after the prompt).
+    kind: Literal["generation", "classification"] = "generation"
+    label: str | None = None  # classification: the column holding the gold class
+    labels: list[str] | None = Field(None, min_length=2)  # classification: the classes (default: from the data)
     template: Template | None = None  # default: the train template, else the task's own
     references: str | None = None  # column holding a list of references (default: the completion)
     metrics: list[str] = Field(min_length=1)
@@ -154,6 +162,12 @@ class EvalSpec(_Strict):
     max_new_tokens: int = Field(64, gt=0)
     stop: list[str] = ["\n"]  # generation ends at the first of these
     chat: bool | None = None  # wrap prompts in the chat template; default: as in training
+
+    @model_validator(mode="after")
+    def _classification_has_labels(self):
+        if self.kind == "classification" and self.label is None:
+            raise ValueError("a classification eval names its label column: label: COLUMN")
+        return self
     batch_size: int = Field(8, gt=0)
 
 

@@ -14,21 +14,51 @@ from pathlib import Path
 
 import torch
 
-from harness.batching import IGNORE, Source, collate, encode
+from harness.batching import IGNORE, Source, collate, encode, encode_class
 from harness.data import sources as data_sources
 from harness.data.templates import Template, render
+from harness.errors import HarnessError
 from harness.spec import TemplateSpec, TrainSpec
 
 log = logging.getLogger(__name__)
 
 
-def render_pairs(ref: str, split: str, template: TemplateSpec, base_dir: Path, limit: int | None) -> list[tuple[str, str]]:
+def render_pairs(ref: str, split: str, template: TemplateSpec, base_dir: Path, limit: int | None,
+                 label: str | None = None) -> list[tuple[str, str]]:
+    """(prompt, completion) per row; with a label column, (prompt, the row's class) instead."""
     rows = data_sources.load_split(ref, split, base_dir, limit=limit)
     t = Template(template.prompt, template.completion)
-    return [render(t, row, where=f"{ref} ({split}) row {i + 1}") for i, row in enumerate(rows)]
+    pairs = []
+    for i, row in enumerate(rows):
+        where = f"{ref} ({split}) row {i + 1}"
+        prompt, completion = render(t, row, where=where)
+        if label is not None:
+            if label not in row:
+                raise HarnessError(f"{where}: no label column {label!r}; the row has {', '.join(sorted(row))}")
+            completion = str(row[label])
+        pairs.append((prompt, completion))
+    return pairs
 
 
-def encode_pairs(tokenizer, pairs: list[tuple[str, str]], cfg: TrainSpec, name: str) -> list[dict]:
+def stage_labels(cfg: TrainSpec, base_dir: Path) -> tuple[str, ...] | None:
+    """The classes of a classification stage: as given, or sorted from its training data."""
+    if cfg.label is None:
+        return None
+    if cfg.labels:
+        return tuple(cfg.labels)
+    refs = [(cfg.data, cfg.split, cfg.limit)] if cfg.mixture is None else [(m.data, m.split, m.limit) for m in cfg.mixture]
+    found = {str(row.get(cfg.label)) for ref, split, limit in refs for row in data_sources.load_split(ref, split, base_dir, limit)}
+    return tuple(sorted(found))
+
+
+def encode_pairs(tokenizer, pairs: list[tuple[str, str]], cfg: TrainSpec, name: str,
+                 labels: tuple[str, ...] | None = None) -> list[dict]:
+    if labels is not None:
+        index = {c: i for i, c in enumerate(labels)}
+        unknown = sorted({c for _, c in pairs if c not in index})
+        if unknown:
+            raise HarnessError(f"{name}: classes {unknown} are not among the labels {list(labels)}")
+        return [encode_class(tokenizer, p, index[c], cfg.max_length, cfg.chat) for p, c in pairs]
     examples = [e for e in (encode(tokenizer, p, c, cfg.max_length, cfg.chat) for p, c in pairs) if e is not None]
     if len(examples) < len(pairs):
         log.warning("%s: %d of %d examples had no completion token left after truncation to max_length=%d; skipped",
@@ -38,7 +68,7 @@ def encode_pairs(tokenizer, pairs: list[tuple[str, str]], cfg: TrainSpec, name: 
     return examples
 
 
-def stage_sources(cfg: TrainSpec, tokenizer, base_dir: Path) -> list[Source]:
+def stage_sources(cfg: TrainSpec, tokenizer, base_dir: Path, labels: tuple[str, ...] | None = None) -> list[Source]:
     """One Source for plain data, one per dataset for a mixture (limit applies to each)."""
     if cfg.mixture is None:
         items = [(cfg.data, cfg.split, cfg.template, 1.0, cfg.limit)]
@@ -46,8 +76,8 @@ def stage_sources(cfg: TrainSpec, tokenizer, base_dir: Path) -> list[Source]:
         items = [(m.data, m.split, m.template, m.weight, m.limit or cfg.limit) for m in cfg.mixture]
     out = []
     for ref, split, template, weight, limit in items:
-        pairs = render_pairs(ref, split, template, base_dir, limit)
-        out.append(Source(f"{ref} ({split})", encode_pairs(tokenizer, pairs, cfg, ref), weight))
+        pairs = render_pairs(ref, split, template, base_dir, limit, cfg.label)
+        out.append(Source(f"{ref} ({split})", encode_pairs(tokenizer, pairs, cfg, ref, labels), weight))
     return out
 
 
@@ -58,13 +88,17 @@ def mean_loss(model, examples: list[dict], pad_id: int, batch_size: int) -> floa
     total, tokens = 0.0, 0
     for i in range(0, len(examples), batch_size):
         batch = {k: v.to(device) for k, v in collate(examples[i : i + batch_size], pad_id).items()}
-        n = int((batch["labels"][:, 1:] != IGNORE).sum())  # the model shifts labels by one
+        if batch["labels"].dim() == 1:  # classification: one label per example
+            n = len(batch["labels"])
+        else:
+            n = int((batch["labels"][:, 1:] != IGNORE).sum())  # the model shifts labels by one
         total += float(model(**batch).loss) * n
         tokens += n
     return total / tokens if tokens else math.nan
 
 
-def stage_check(cfg: TrainSpec, model, tokenizer, base_dir: Path) -> Callable[[], dict[str, float]] | None:
+def stage_check(cfg: TrainSpec, model, tokenizer, base_dir: Path,
+                labels: tuple[str, ...] | None = None) -> Callable[[], dict[str, float]] | None:
     """The validation check of a stage: loss on held-out examples, plus any generation metrics."""
     v = cfg.validation
     if v is None:
@@ -75,8 +109,8 @@ def stage_check(cfg: TrainSpec, model, tokenizer, base_dir: Path) -> Callable[[]
         from harness.plan import template_of
 
         template = template_of(None, ref)
-    pairs = render_pairs(ref, v.split, template, base_dir, v.limit)
-    examples = encode_pairs(tokenizer, pairs, cfg, f"validation {ref}")
+    pairs = render_pairs(ref, v.split, template, base_dir, v.limit, cfg.label)
+    examples = encode_pairs(tokenizer, pairs, cfg, f"validation {ref}", labels)
 
     def check() -> dict[str, float]:
         scores = {"loss": round(mean_loss(model, examples, tokenizer.pad_token_id, cfg.batch_size), 6)}

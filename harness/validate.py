@@ -99,8 +99,10 @@ class _Checker:
     def train_block(self, path: str, block: dict[str, Any], inherited: dict[str, Any]) -> None:
         """The data a train block reads (its own, or a mixture), its template, its validation data and metrics."""
         template = block.get("template", inherited.get("template") if "data" not in block else None)
+        label = block.get("label", inherited.get("label"))
+        extra = {f"{path}.label": {label}} if isinstance(label, str) else None
         if isinstance(block.get("data"), str):
-            self.data(path, block["data"], block.get("split", inherited.get("split", "train")), template)
+            self.data(path, block["data"], block.get("split", inherited.get("split", "train")), template, extra)
         elif "data" in block or "mixture" in block:
             pass  # the block brings its own data: nothing inherited to re-check
         for k, item in enumerate(block.get("mixture") or []):
@@ -124,6 +126,7 @@ class _Checker:
                 continue
             try:
                 for _, _, stages in expand_sweep(suite, entry):
+                    self.labels_fit(i, entry.method, stages)
                     for j, stage in enumerate(stages):
                         if stage.data is None and stage.mixture is None:
                             where = f"methods[{i}].stages[{j}]" if entry.stages else f"methods[{i}]"
@@ -131,6 +134,15 @@ class _Checker:
             except ValueError as err:
                 msg = err.errors()[0]["msg"] if hasattr(err, "errors") else str(err)
                 self.problem(f"methods[{i}].train", msg[0].lower() + msg[1:])
+
+    def labels_fit(self, i: int, method: str, stages: list) -> None:
+        """A class column trains a head: linear_probe needs one, and only it uses one."""
+        labelled = any(st.label for st in stages)
+        if method == "linear_probe" and not labelled:
+            self.problem(f"methods[{i}]", "linear_probe trains a classifier: set train.label to the column holding the class")
+        elif method != "linear_probe" and labelled:
+            self.problem(f"methods[{i}].train.label", f"{method} trains the language model itself: put the class in the "
+                                                     "completion template instead (train.label is for linear_probe)")
 
     def sweep(self, path: str, key: str, values: Any, method: Any, params: dict[str, Any]) -> None:
         from harness.plan import sweep_target
@@ -161,15 +173,20 @@ class _Checker:
         return names
 
     def eval(self, path: str, ev: dict[str, Any], train_template: Any) -> None:
+        kind = ev.get("kind", "generation")
         for j, metric in enumerate(ev.get("metrics") or []):
             if isinstance(metric, str) and metric not in METRICS:
                 self.problem(f"{path}.metrics[{j}]", METRICS.unknown_message(metric))
+            elif isinstance(metric, str) and METRICS.get(metric).meta.get("kind") != kind:
+                fitting = [e.name for e in METRICS.entries() if e.meta.get("kind") == kind]
+                self.problem(f"{path}.metrics[{j}]", f"{metric!r} scores {METRICS.get(metric).meta.get('kind')} evals; "
+                                                     f"this eval is {kind} (kind:), whose metrics are {', '.join(fitting)}")
         if isinstance(ev.get("data"), str):
             template = ev.get("template", train_template)
-            extra = [ev["references"]] if isinstance(ev.get("references"), str) else []
+            extra = {f"{path}.{key}": {ev[key]} for key in ("references", "label") if isinstance(ev.get(key), str)}
             self.data(path, ev["data"], ev.get("split", "test"), template, extra)
 
-    def data(self, path: str, ref: str, split: Any, template: Any, extra_fields: list[str] = ()) -> None:
+    def data(self, path: str, ref: str, split: Any, template: Any, extra_fields: dict[str, set[str]] | None = None) -> None:
         """The data exists, the split can be read, and the template's fields are columns."""
         if ref.startswith("builtin:") and ref[8:] not in BUILTIN_TASKS:
             from harness.registry import TASKS
@@ -195,7 +212,7 @@ class _Checker:
         except HarnessError as err:
             self.problem(f"{path}.template", str(err))
             return
-        for where, needed in ((f"{path}.template", template_fields(chosen)), (f"{path}.references", set(extra_fields))):
+        for where, needed in [(f"{path}.template", template_fields(chosen)), *(extra_fields or {}).items()]:
             missing = sorted(needed - columns)
             if missing:
                 self.problem(where, f"names field(s) {', '.join(missing)} that {ref} lacks; it has: {', '.join(sorted(columns))}")

@@ -27,7 +27,7 @@ from harness.plan import Variant
 from harness.registry import METHODS
 from harness.results import Cost, Record, Score, write_jsonl_atomic, write_record, write_text_atomic
 from harness.train import train
-from harness.trainset import stage_check, stage_sources
+from harness.trainset import stage_check, stage_labels, stage_sources
 
 log = logging.getLogger("harness.worker")
 
@@ -51,14 +51,15 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         params = method.parse(variant.params)
         load_kwargs = method.load_kwargs(params) if method.load_kwargs else {}
         model, tokenizer = models.load(variant.model, base_dir, **load_kwargs)
-        ctx = ApplyContext(steps=sum(st.steps for st in variant.stages), device=device.type)
+        labels = next((ls for st in variant.stages if (ls := stage_labels(st, base_dir))), None)
+        ctx = ApplyContext(steps=sum(st.steps for st in variant.stages), device=device.type, labels=labels)
         applied = method.apply(model.to(device), params, ctx)
         model = applied.model
-        trainable, total = count_parameters(model)
+        trainable, total = count_parameters(model, [p for g in applied.param_groups or [] for p in g.params])
         cost = Cost(trainable_params=trainable, total_params=total)
         record.method_info = dict(applied.info)
         if method.trains and variant.stages:
-            train_stages(variant, applied, tokenizer, record, cost)
+            train_stages(variant, applied, tokenizer, record, cost, labels)
             if any(st.save for st in variant.stages):
                 cost.saved_bytes = save_weights(model, directory / "weights")
 
@@ -80,14 +81,15 @@ def run_variant(variant: Variant, directory: Path) -> Record:
     return record
 
 
-def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cost) -> None:
+def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cost, labels) -> None:
     """Each stage in order on the same model; step numbers run on across stages."""
     base_dir, offset, tokens, seconds = Path(variant.base_dir), 0, 0, 0.0
     stages_info = []
     for i, cfg in enumerate(variant.stages):
         desc = f"train {variant.name}" + (f" stage {i + 1}/{len(variant.stages)}" if len(variant.stages) > 1 else "")
-        sources = stage_sources(cfg, tokenizer, base_dir)
-        check = stage_check(cfg, applied.model, tokenizer, base_dir)
+        stage_classes = labels if cfg.label else None
+        sources = stage_sources(cfg, tokenizer, base_dir, stage_classes)
+        check = stage_check(cfg, applied.model, tokenizer, base_dir, stage_classes)
         result = train(applied, tokenizer, sources, cfg, variant.seed, desc, step_offset=offset, check=check)
         offset += cfg.steps
         tokens += result.tokens

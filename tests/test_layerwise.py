@@ -65,6 +65,10 @@ def test_gradual_unfreezing_happens_at_the_planned_steps():
 
 def test_ulmfit_defaults_turn_on_all_three():
     applied, result, changed = run("ulmfit", {}, steps=8)
+    from harness.methods.base import count_parameters
+
+    later = [p for g in applied.param_groups for p in g.params]
+    assert count_parameters(applied.model, later) == (107_200, 107_200)  # but every weight trains in the end
     assert applied.info["discriminative_factor"] == 2.6
     assert applied.info["slanted_triangular"] == {"cut_frac": 0.1, "ratio": 32}
     assert [e[1] for e in result.events] == ["unfroze head", "unfroze block 1", "unfroze block 0", "unfroze embeddings"]

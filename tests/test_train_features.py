@@ -41,6 +41,13 @@ def test_length_grouping_cuts_padding_and_keeps_every_example():
     assert len(set(seen)) == 800  # one pass: every example exactly once
 
 
+def test_small_data_never_makes_batches_of_one_repeated_example():
+    source = [Source("s", fake_examples(8, 3))]
+    stream = batches(source, 8, seed=0, by_length=True)
+    for _ in range(20):
+        assert len({id(e) for e in next(stream)}) == 8  # each batch is the whole data once
+
+
 def test_mixture_draws_in_proportion_to_weight():
     a, b = Source("a", fake_examples(50, 1), weight=3.0), Source("b", fake_examples(50, 2), weight=1.0)
     ids_a = {id(e) for e in a.examples}

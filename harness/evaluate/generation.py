@@ -18,6 +18,28 @@ def cut_at_stop(text: str, stop: list[str]) -> str:
     return text[: min(ends)] if ends else text
 
 
+def soft_prompt_inputs(model, enc) -> tuple:
+    """(model to call generate on, its inputs): the encoded batch as is, except for peft's
+    prompt tuning and P-tuning.
+
+    Those put their virtual tokens before the whole row, left padding included, and peft
+    drops the position ids, so a padded row sees the virtual tokens further away than it
+    would alone (and than in training, where padding is on the right): batched output then
+    differs from one-at-a-time output. Here the row becomes [padding][virtual][prompt] as
+    input embeddings for the base model, which numbers positions from the attention mask.
+    """
+    config = getattr(model, "active_peft_config", None)
+    if config is None or getattr(config.peft_type, "value", None) not in ("PROMPT_TUNING", "P_TUNING"):
+        return model, dict(enc)
+    base = model.get_base_model()
+    embeds = base.get_input_embeddings()(enc["input_ids"])
+    virtual = model.get_prompt(batch_size=embeds.shape[0]).to(embeds.dtype)
+    embeds = torch.cat([virtual, embeds], dim=1)
+    mask = torch.cat([enc["attention_mask"].new_ones(virtual.shape[:2]), enc["attention_mask"]], dim=1)
+    order = torch.argsort(mask, dim=1, stable=True)  # padding (0) first, the rest in its order
+    return base, {"inputs_embeds": embeds.gather(1, order.unsqueeze(-1).expand_as(embeds)), "attention_mask": mask.gather(1, order)}
+
+
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: list[str], batch_size: int,
              desc: str = "generate", chat: bool = False) -> list[str]:
@@ -35,8 +57,9 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
         for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False, dynamic_ncols=True):
             idx = order[start : start + batch_size]
             enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=specials).to(device)
-            out = model.generate(
-                **enc,
+            generator, inputs = soft_prompt_inputs(model, enc)
+            out = generator.generate(
+                **inputs,
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 num_beams=1,
@@ -46,7 +69,8 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
                 stop_strings=[s for s in stop if s] or None,
                 tokenizer=tokenizer,
             )
-            new_tokens = out[:, enc["input_ids"].shape[1] :]
+            # generate returns the prompt too when given ids, only the new tokens when given embeddings
+            new_tokens = out[:, inputs["input_ids"].shape[1] :] if "input_ids" in inputs else out
             for i, text in zip(idx, tokenizer.batch_decode(new_tokens, skip_special_tokens=True)):
                 outputs[i] = cut_at_stop(text, stop)
     finally:

@@ -1,4 +1,4 @@
-"""One eval on one model: load its examples, generate, score every metric.
+"""One eval on one model: load its examples, generate (or classify), score every metric.
 
 Returns the record's entry for the eval ({metric: score dict}) and one prediction row per
 example (prompt, prediction, references, per-example scores) for predictions/<eval>.jsonl.
@@ -15,6 +15,7 @@ from harness.data import sources
 from harness.data.builtin import BUILTIN_TASKS
 from harness.data.templates import Template, render
 from harness.errors import HarnessError
+from harness.evaluate import classify
 from harness.evaluate.generation import generate
 from harness.registry import METRICS
 from harness.spec import EvalSpec
@@ -34,6 +35,13 @@ def references_of(ev: EvalSpec, row: dict[str, Any], completion: str, where: str
 
 
 def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, dict], list[dict]]:
+    """Scores and per-example prediction rows for one eval of either kind."""
+    if ev.kind == "classification":
+        prompts, predictions, gold, how = classify.predict(model, tokenizer, ev, base_dir)
+        scores, rows = score(ev, prompts, predictions, [[g] for g in gold])
+        for entry in scores.values():
+            entry["predicted_by"] = how
+        return scores, rows
     rows = sources.load_split(ev.data, ev.split, base_dir, limit=ev.limit)
     template = Template(ev.template.prompt, ev.template.completion)
     prompts, references = [], []
@@ -45,7 +53,11 @@ def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, 
 
     predictions = generate(model, tokenizer, prompts, ev.max_new_tokens, ev.stop, ev.batch_size,
                            desc=f"eval {ev.name}", chat=bool(ev.chat))
+    return score(ev, prompts, predictions, references)
 
+
+def score(ev: EvalSpec, prompts: list[str], predictions: list[str], references: list[list[str]]) -> tuple[dict[str, dict], list[dict]]:
+    """Every metric of the eval, and one row per example with its per-example scores."""
     scores: dict[str, dict] = {}
     per_example: dict[str, list[float] | None] = {}
     for metric in ev.metrics:

@@ -29,7 +29,7 @@ class ApplyContext:
 
     steps: int = 0  # optimizer steps the loop will take (schedules, unfreezing plans)
     device: str = "cpu"
-    num_labels: int | None = None  # classification tasks (linear_probe)
+    labels: tuple[str, ...] | None = None  # classification training: the classes, in order (linear_probe)
 
 
 @dataclass
@@ -86,8 +86,12 @@ class Method:
         return self.params_model.model_validate(params)
 
 
-def count_parameters(model: "torch.nn.Module") -> tuple[int, int]:
-    """(trainable, total) parameter counts; shared weights (tied embeddings) count once."""
+def count_parameters(model: "torch.nn.Module", also_trained: list["torch.nn.Parameter"] = ()) -> tuple[int, int]:
+    """(trainable, total) parameter counts; shared weights (tied embeddings) count once.
+
+    also_trained: parameters frozen now but trained later (gradual unfreezing), counted
+    as trainable."""
+    later = {id(p) for p in also_trained}
     seen: set[int] = set()
     trainable = total = 0
     for p in model.parameters():
@@ -95,10 +99,11 @@ def count_parameters(model: "torch.nn.Module") -> tuple[int, int]:
             continue
         seen.add(id(p))
         n = p.numel()
-        # bitsandbytes 4-bit weights pack two values per byte
+        # bitsandbytes 4-bit weights pack two values per byte of their storage type (uint8
+        # by default, wider for FSDP); the same count as peft's get_nb_trainable_parameters.
         if getattr(p, "quant_state", None) is not None:
-            n *= 2
+            n *= 2 * p.element_size()
         total += n
-        if p.requires_grad:
+        if p.requires_grad or id(p) in later:
             trainable += n
     return trainable, total

@@ -1,24 +1,20 @@
-"""LoRA through peft: trainable low-rank updates on the chosen linear layers, base frozen.
+"""The LoRA family through peft: LoRA and DoRA (trainable low-rank updates on the chosen
+linear layers, base frozen). QLoRA (qlora.py) reuses LoraParams on a 4-bit base.
 
 The common fields are typed and checked here without importing peft; any other field of
-peft's LoraConfig can be passed in params too (checked against LoraConfig's own fields).
+peft's LoraConfig can be passed in params too (checked against LoraConfig's own fields by
+the shared plumbing in peft_methods.py). To add a LoRA variant that is a LoraConfig switch,
+add one `peft_method` call below with the switch in `fixed`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-from typing import Any
+from pydantic import Field
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from harness.errors import Problem
-from harness.methods.base import Applied, Method
+from harness.methods.peft_methods import PeftParams, peft_method
 
 
-class LoraParams(BaseModel):
-    # extra keys go to LoraConfig; _check_extra rejects those it does not have.
-    model_config = ConfigDict(extra="allow")
+class LoraParams(PeftParams):
     r: int = Field(8, gt=0)
     lora_alpha: float = Field(16, gt=0)
     lora_dropout: float = Field(0.0, ge=0, lt=1)
@@ -26,33 +22,14 @@ class LoraParams(BaseModel):
     target_modules: str | list[str] = "all-linear"
 
 
-def _check_extra(params: dict[str, Any]) -> list[Problem]:
-    extra = set(params) - set(LoraParams.model_fields)
-    if not extra:
-        return []
-    from peft import LoraConfig
+# Hu et al. (2021) trained GPT-2 on E2E at 2e-4 with AdamW; peft's examples use 1e-4 to 3e-4.
+LORA_RATE = {"learning_rate": 2.0e-4}
 
-    known = sorted(f.name for f in dataclasses.fields(LoraConfig) if not f.name.startswith("_"))
-    problems = []
-    for key in sorted(extra - set(known)):
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        problems.append(Problem(key, f"not a field of peft's LoraConfig{hint}"))
-    return problems
+LORA = peft_method("lora", "low-rank adapters (peft LoraConfig), base frozen", "LoraConfig", LoraParams, LORA_RATE)
 
-
-def _apply(model, params: LoraParams, ctx):
-    from peft import LoraConfig, TaskType, get_peft_model
-
-    config = LoraConfig(task_type=TaskType.CAUSAL_LM, **params.model_dump())
-    return Applied(get_peft_model(model, config))
-
-
-LORA = Method(
-    name="lora",
-    help="low-rank adapters (peft LoraConfig), base frozen",
-    params_model=LoraParams,
-    apply=_apply,
-    train_defaults={"learning_rate": 2.0e-4},
-    extra_check=_check_extra,
+# Liu et al. (2024) train DoRA with LoRA's hyperparameters: the magnitude vector starts at
+# the base weights' column norms, so the model starts as the base, as with LoRA.
+DORA = peft_method(
+    "dora", "DoRA (peft LoraConfig use_dora): LoRA on the direction plus a trained magnitude per column, base frozen",
+    "LoraConfig", LoraParams, LORA_RATE, fixed={"use_dora": True},
 )

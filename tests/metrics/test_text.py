@@ -14,7 +14,7 @@ from harness.errors import HarnessError
 from harness.metrics import MetricResult, compute, text
 from harness.registry import METRICS
 
-TEXT_METRICS = METRICS.names()
+TEXT_METRICS = [e.name for e in METRICS.entries() if e.meta["kind"] == "generation"]
 
 # Small data2text-style corpus; examples 1 and 3 carry several references, example 2 one.
 PREDS = [

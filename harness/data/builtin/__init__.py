@@ -4,8 +4,8 @@ A suite names one as `builtin:NAME`. Each task brings its splits, a generator ve
 (part of the data fingerprint), a default prompt template and, for generation tasks, the
 field holding several references per example.
 
-Only data2text exists so far. Later tasks (multiple-choice arithmetic, a classification
-task) are added the same way: write harness/data/builtin/NAME.py with GENERATOR_VERSION and
+Tasks so far: data2text (generation) and sentiment (classification). Later tasks are
+added the same way: write harness/data/builtin/NAME.py with GENERATOR_VERSION and
 generate(split), add a BuiltinTask below, and add one line to harness/catalog.py so
 `harness ls tasks` lists it.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.data.builtin import data2text
+from harness.data.builtin import data2text, sentiment
 from harness.data.templates import Template
 
 
@@ -40,4 +40,14 @@ DATA2TEXT = BuiltinTask(
     references_field="references",
 )
 
-BUILTIN_TASKS: dict[str, BuiltinTask] = {task.name: task for task in (DATA2TEXT,)}
+SENTIMENT = BuiltinTask(
+    name="sentiment",
+    help="restaurant reviews labelled positive/negative (column label); accuracy, macro-F1",
+    splits=tuple(sentiment.SPLIT_SIZES),
+    version=sentiment.GENERATOR_VERSION,
+    generate=sentiment.generate,
+    default_template=Template(prompt="Review: {{text}}\nSentiment:", completion=" {{label}}"),
+    references_field=None,
+)
+
+BUILTIN_TASKS: dict[str, BuiltinTask] = {task.name: task for task in (DATA2TEXT, SENTIMENT)}

@@ -1,0 +1,149 @@
+"""Bottleneck adapters (Houlsby et al., 2019; Pfeiffer et al., 2021), base frozen.
+
+An adapter is a small residual MLP, h + up(act(down(h))), from the model's width down to a
+bottleneck and back. The up-projection starts at zero, so right after `apply` the model
+computes exactly what the base computes, and training moves it away from there. Houlsby
+puts one after the attention output and one after the MLP of every block (where=[attn,
+mlp]); Pfeiffer only after the MLP (where=[mlp]). Both sit before the block's residual add.
+
+Each adapted sublayer (a block's attention or MLP module) is wrapped in `Adapted`, which
+runs the sublayer and passes its output through the adapter; attention modules return a
+tuple (output, weights), and only the output goes through. Blocks are found generically
+(the longest stack of same-type modules, as layerwise.py does), their sublayers by the
+usual names. To support another architecture, add its sublayer names to SUBLAYER_NAMES.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harness.methods.base import Applied, Method
+
+# Attribute names of a block's attention and MLP sublayers: Llama, Mistral, Qwen, ...
+# use self_attn/mlp; GPT-2 uses attn/mlp; Falcon and GPT-NeoX use *attention.
+SUBLAYER_NAMES = {"attn": ("self_attn", "attn", "attention", "self_attention"), "mlp": ("mlp", "feed_forward")}
+
+
+class AdapterParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bottleneck: int | None = Field(None, gt=0)  # adapter width; default 16 unless reduction_factor is given
+    reduction_factor: float | None = Field(None, gt=0)  # or: width = hidden size / this (Pfeiffer's 16)
+    where: list[Literal["attn", "mlp"]] = Field(["attn", "mlp"], min_length=1)  # [attn, mlp]: Houlsby; [mlp]: Pfeiffer
+    nonlinearity: Literal["relu", "gelu", "silu"] = "relu"
+    dropout: float = Field(0.0, ge=0, lt=1)  # on the bottleneck activations
+
+    @model_validator(mode="after")
+    def _one_width(self):
+        if self.bottleneck is not None and self.reduction_factor is not None:
+            raise ValueError("give bottleneck or reduction_factor, not both")
+        if len(set(self.where)) != len(self.where):
+            raise ValueError(f"where lists a place twice: {self.where}")
+        return self
+
+
+@functools.cache
+def _torch_classes():
+    """The two torch modules, built once on first use so this file imports without torch."""
+    import torch
+
+    class BottleneckAdapter(torch.nn.Module):
+        def __init__(self, hidden: int, bottleneck: int, nonlinearity: str, dropout: float):
+            super().__init__()
+            self.down = torch.nn.Linear(hidden, bottleneck)
+            self.act = {"relu": torch.nn.ReLU, "gelu": torch.nn.GELU, "silu": torch.nn.SiLU}[nonlinearity]()
+            self.dropout = torch.nn.Dropout(dropout)
+            self.up = torch.nn.Linear(bottleneck, hidden)
+            torch.nn.init.zeros_(self.up.weight)  # the adapted model starts as the base model
+            torch.nn.init.zeros_(self.up.bias)
+
+        def forward(self, h):
+            return h + self.up(self.dropout(self.act(self.down(h))))
+
+    class Adapted(torch.nn.Module):
+        """A sublayer followed by an adapter; attributes not found here are the sublayer's,
+        so code that reads, say, `self_attn.layer_idx` still finds it."""
+
+        def __init__(self, sublayer: torch.nn.Module, adapter: torch.nn.Module):
+            super().__init__()
+            self.sublayer = sublayer
+            self.adapter = adapter
+
+        def forward(self, *args, **kwargs):
+            out = self.sublayer(*args, **kwargs)
+            if isinstance(out, tuple):  # attention: (output, weights, ...)
+                return (self.adapter(out[0]), *out[1:])
+            return self.adapter(out)
+
+        def __getattr__(self, name: str):
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                modules = self.__dict__.get("_modules", {})
+                if "sublayer" not in modules:  # half-built (unpickling): nothing to delegate to
+                    raise
+                return getattr(modules["sublayer"], name)
+
+    for cls in (BottleneckAdapter, Adapted):  # so pickle finds them through __getattr__ below
+        cls.__qualname__, cls.__module__ = cls.__name__, __name__
+    return BottleneckAdapter, Adapted
+
+
+def __getattr__(name: str):
+    """`from harness.methods.adapter import BottleneckAdapter` works, importing torch then."""
+    if name in ("BottleneckAdapter", "Adapted"):
+        return dict(zip(("BottleneckAdapter", "Adapted"), _torch_classes()))[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _hidden_size(model) -> int:
+    config = getattr(model, "config", None)
+    for key in ("hidden_size", "n_embd", "d_model"):
+        if isinstance(getattr(config, key, None), int):
+            return getattr(config, key)
+    raise ValueError(f"{type(model).__name__}: its config names no hidden size (hidden_size, n_embd or d_model)")
+
+
+def _sublayer(block, place: str) -> str:
+    for name in SUBLAYER_NAMES[place]:
+        if name in block._modules:
+            return name
+    raise ValueError(f"{type(block).__name__}: no {place} sublayer named {' or '.join(SUBLAYER_NAMES[place])} "
+                     f"(its children: {', '.join(block._modules)}); adapters do not support this architecture yet")
+
+
+def _apply(model, params: AdapterParams, ctx) -> Applied:
+    from harness.methods.layerwise import transformer_blocks
+
+    BottleneckAdapter, Adapted = _torch_classes()
+    hidden = _hidden_size(model)
+    if params.reduction_factor is not None:
+        bottleneck = max(1, round(hidden / params.reduction_factor))
+    else:
+        bottleneck = params.bottleneck or 16
+    model.requires_grad_(False)
+    _, blocks = transformer_blocks(model)
+    reference = next(model.parameters())
+    count = 0
+    for block in blocks:
+        for place in params.where:
+            name = _sublayer(block, place)
+            adapter = BottleneckAdapter(hidden, bottleneck, params.nonlinearity, params.dropout)
+            wrapped = Adapted(block._modules[name], adapter.to(device=reference.device, dtype=reference.dtype))
+            # New modules start in training mode; in an eval-mode model their dropout would fire.
+            setattr(block, name, wrapped.train(block.training))
+            count += 1
+    return Applied(model, info={"adapters": count, "bottleneck": bottleneck, "where": list(params.where)})
+
+
+ADAPTER = Method(
+    name="adapter",
+    help="bottleneck adapters (Houlsby/Pfeiffer) after the attention and/or MLP of each block, base frozen",
+    params_model=AdapterParams,
+    apply=_apply,
+    # Adapters start as the identity like LoRA and have a similar share of weights; Houlsby
+    # et al. searched 3e-5 to 3e-3, and short runs want the upper half of that range.
+    train_defaults={"learning_rate": 5.0e-4},
+)

@@ -1,0 +1,54 @@
+"""Classification metrics: accuracy and macro-F1 (scikit-learn), with bootstrap intervals.
+
+Same signature as the text metrics: predictions are predicted class names, references
+hold the gold class as a one-element list, so one eval loop serves both. Macro-F1 is not a
+mean over examples; its interval resamples per-example (tp, fp, fn) counts per class.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+from harness.errors import HarnessError
+from harness.metrics.stats import CONFIDENCE, MetricResult, corpus_ci, mean_ci
+
+
+def _gold(predictions: list[str], references: list[list[str]]) -> list[str]:
+    if len(predictions) != len(references) or not predictions:
+        raise HarnessError(f"{len(predictions)} predictions for {len(references)} gold labels: need the same, non-zero, number")
+    return [refs[0] for refs in references]
+
+
+def accuracy(predictions: list[str], references: list[list[str]], *, confidence: float = CONFIDENCE, seed: int = 0) -> MetricResult:
+    gold = _gold(predictions, references)
+    per_example = [float(p == g) for p, g in zip(predictions, gold)]
+    value, low, high = mean_ci(per_example, confidence=confidence, seed=seed)
+    return MetricResult(value, low, high, len(per_example), per_example, {}, confidence)
+
+
+def f1_from_counts(row: list[float]) -> float:
+    """Macro-F1 from summed [tp, fp, fn] per class; a class with no support and no prediction
+    scores 0, as scikit-learn does with zero_division=0."""
+    counts = np.asarray(row, dtype=float).reshape(-1, 3)
+    denominator = 2 * counts[:, 0] + counts[:, 1] + counts[:, 2]
+    f1 = np.divide(2 * counts[:, 0], denominator, out=np.zeros(len(counts)), where=denominator > 0)
+    return float(f1.mean())
+
+
+def macro_f1(predictions: list[str], references: list[list[str]], *, confidence: float = CONFIDENCE, seed: int = 0) -> MetricResult:
+    gold = _gold(predictions, references)
+    classes = sorted(set(gold) | set(predictions))
+    value = float(f1_score(gold, predictions, labels=classes, average="macro", zero_division=0))
+    stats = np.zeros((len(gold), 3 * len(classes)), dtype=np.int64)
+    index = {c: i for i, c in enumerate(classes)}
+    for row, (p, g) in enumerate(zip(predictions, gold)):
+        if p == g:
+            stats[row, 3 * index[g]] = 1  # true positive of the gold class
+        else:
+            stats[row, 3 * index[p] + 1] = 1  # false positive of the predicted class
+            stats[row, 3 * index[g] + 2] = 1  # false negative of the gold class
+    low, high = corpus_ci(stats, f1_from_counts, value=value, confidence=confidence, seed=seed)
+    per_class = f1_score(gold, predictions, labels=classes, average=None, zero_division=0)
+    extra = {"per_class_f1": {c: round(float(f), 6) for c, f in zip(classes, per_class)}}
+    return MetricResult(value, low, high, len(gold), None, extra, confidence)
