@@ -156,6 +156,20 @@ def ls(kind: str) -> None:
     width = max(len(n) for n in registry.names())
     for entry in registry.entries():
         click.echo(f"{entry.name:<{width}}  {entry.help}")
+        if kind == "methods":
+            click.echo(f"{'':<{width}}    {_method_params(METHODS.load(entry.name))}")
+
+
+def _method_params(method) -> str:
+    """'params: r=8, lora_alpha=16, ...; train defaults: learning_rate=0.0002' for `ls methods`."""
+    fields = method.params_model.model_fields
+    params = ", ".join(f"{name}={f.default!r}" if not f.is_required() else f"{name} (required)" for name, f in fields.items())
+    if method.params_model.model_config.get("extra") == "allow":
+        params += ", and any field of the library's config"
+    text = f"params: {params or 'none'}"
+    if method.train_defaults:
+        text += "; train defaults: " + ", ".join(f"{k}={v}" for k, v in method.train_defaults.items())
+    return text
 
 
 @main.group()
