@@ -152,7 +152,15 @@ class EvalSpec(_Strict):
     split: str = "test"
     # generation: decode and compare with references. classification: pick one of `labels`
     # (a probe's head, or else the label whose text is most likely after the prompt).
-    kind: Literal["generation", "classification"] = "generation"
+    # multiple_choice: the most likely choice (MMLU-style). lm_eval: any lm-eval task, run by lm-eval.
+    kind: Literal["generation", "classification", "multiple_choice", "lm_eval"] = "generation"
+    subjects: list[str] | None = None  # multiple_choice on mmlu:FOLDER: these subjects (default: all)
+    shots: int = Field(0, ge=0)  # multiple_choice: examples from the dev split before each question
+    task: str | None = None  # lm_eval: a task name, or a task YAML file (with include_path)
+    include_path: str | None = None  # lm_eval: folder of task YAMLs
+    # A forgetting check: scored on the base model and every variant, the change recorded
+    # with a paired interval.
+    retention: bool = False
     label: str | None = None  # classification: the column holding the gold class
     labels: list[str] | None = Field(None, min_length=2)  # classification: the classes (default: from the data)
     template: Template | None = None  # default: the train template, else the task's own
@@ -171,6 +179,16 @@ class EvalSpec(_Strict):
     batch_size: int = Field(8, gt=0)
 
 
+class DriftProbeSpec(_Strict):
+    """Samples the base model draws from fixed generic prompts, scored under each tuned
+    model: the mean per-token log-probability drop estimates KL(base || tuned)."""
+
+    prompts: int = Field(16, gt=0)  # how many of the built-in generic prompts
+    samples: int = Field(1, gt=0)  # samples per prompt
+    max_new_tokens: int = Field(32, gt=0)
+    seed: int = 0
+
+
 class Suite(_Strict):
     name: str = Field(pattern=_NAME)  # results/<name>/ and leaderboards/<name>.html
     description: str = ""
@@ -178,6 +196,10 @@ class Suite(_Strict):
     train: TrainSpec | None = None
     seeds: list[int] = Field([0], min_length=1)
     threads: int | None = Field(None, gt=0)  # torch threads; pin it for numbers that repeat
+    # fp32 by default so scores equal the reference implementations; bf16 is a speed mode,
+    # recorded with the scores.
+    eval_dtype: Literal["fp32", "bf16"] = "fp32"
+    drift_probe: DriftProbeSpec | None = None  # forgetting without data: see DriftProbeSpec
     methods: list[MethodSpec] = []
     evals: list[EvalSpec] = Field(min_length=1)
 
