@@ -23,7 +23,7 @@ from harness.data.builtin import BUILTIN_TASKS
 from harness.data.templates import DEFAULT_TEMPLATE, Template, parse_template
 from harness.registry import METHODS
 from harness.results import Record
-from harness.spec import TRAIN_FIELDS, EvalSpec, LoadedSuite, MethodSpec, Suite, TemplateSpec, TrainSpec
+from harness.spec import TRAIN_FIELDS, DriftProbeSpec, EvalSpec, LoadedSuite, MethodSpec, Suite, TemplateSpec, TrainSpec
 
 ID_LENGTH = 10  # hex digits of sha256: collisions are negligible within one suite
 
@@ -43,6 +43,8 @@ class Variant(BaseModel):
     evals: list[EvalSpec]  # templates resolved to {prompt, completion}
     fingerprints: dict[str, str]  # data reference + split -> content hash
     threads: int | None = None
+    eval_dtype: str = "fp32"
+    drift_probe: DriftProbeSpec | None = None
     base_dir: str = "."  # where relative paths resolve; not part of the id
 
     def label(self) -> str:
@@ -165,7 +167,8 @@ def _variant(suite: Suite, base_dir: Path, model: str, method: str, name: str, p
         "suite": suite.name, "name": name, "model": model, "method": method, "params": params, "seed": seed,
         "stages": [st.model_dump(mode="json") for st in stages],
         "evals": [e.model_dump(mode="json") for e in evals],
-        "fingerprints": fingerprints, "threads": suite.threads,
+        "fingerprints": fingerprints, "threads": suite.threads, "eval_dtype": suite.eval_dtype,
+        "drift_probe": suite.drift_probe.model_dump() if suite.drift_probe else None,
     }
     return Variant(id=variant_id(body), base_dir=str(base_dir), **body)
 

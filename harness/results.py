@@ -59,6 +59,9 @@ class Record(BaseModel):
     cost: Cost = Cost()
     train_curve: list[tuple[int, float]] = []  # (step, loss), steps counted across stages
     validation_curve: list[dict[str, float]] = []  # {"step", "loss", metric...} from validation checks
+    drift: dict[str, Any] | None = None  # the drift probe: {value, ci_low, ci_high, n, tokens}
+    # eval name -> {"count", "n", "ids"}: eval examples also found in the training data
+    contamination: dict[str, dict[str, Any]] = {}
     # Evidence the method ran: 4-bit layer count, virtual tokens, trainable blocks,
     # parameter groups with their learning rates, events such as unfreezing.
     method_info: dict[str, Any] = {}

@@ -21,6 +21,9 @@ import torch
 from harness import models
 from harness.logs import setup_logging
 from harness.environment import describe, peak_memory, reset_peak_memory
+from harness.contamination import contaminated, training_values
+from harness.data.sources import load_split
+from harness.evaluate import drift
 from harness.evaluate.scoring import evaluate
 from harness.methods.base import ApplyContext, count_parameters
 from harness.plan import Variant
@@ -51,9 +54,12 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         params = method.parse(variant.params)
         load_kwargs = method.load_kwargs(params) if method.load_kwargs else {}
         model, tokenizer = models.load(variant.model, base_dir, **load_kwargs)
+        model = model.to(device)
+        # The drift probe's samples come from the model as loaded, before any method touches it.
+        samples = drift.draw(model, tokenizer, variant.drift_probe) if variant.drift_probe else None
         labels = next((ls for st in variant.stages if (ls := stage_labels(st, base_dir))), None)
         ctx = ApplyContext(steps=sum(st.steps for st in variant.stages), device=device.type, labels=labels)
-        applied = method.apply(model.to(device), params, ctx)
+        applied = method.apply(model, params, ctx)
         model = applied.model
         trainable, total = count_parameters(model, [p for g in applied.param_groups or [] for p in g.params])
         cost = Cost(trainable_params=trainable, total_params=total)
@@ -64,10 +70,10 @@ def run_variant(variant: Variant, directory: Path) -> Record:
                 cost.saved_bytes = save_weights(model, directory / "weights")
 
         start = time.perf_counter()
-        for ev in variant.evals:
-            scores, predictions = evaluate(model, tokenizer, ev, base_dir)
-            record.metrics[ev.name] = {metric: Score.model_validate(s) for metric, s in scores.items()}
-            write_jsonl_atomic(directory / "predictions" / f"{ev.name}.jsonl", predictions)
+        evaluate_all(variant, model, tokenizer, record, directory, device)
+        if samples is not None:
+            # a probe's base is the untouched model: its drift is zero by construction
+            record.drift = drift.drift(getattr(model, "base", model) if hasattr(model, "labels") else model, tokenizer, samples)
         cost.eval_seconds = round(time.perf_counter() - start, 3)
         cost.peak_memory_bytes, cost.peak_memory_source = peak_memory(device)
         record.cost = cost
@@ -79,6 +85,26 @@ def run_variant(variant: Variant, directory: Path) -> Record:
     record.finished_at = now()
     write_record(directory, record)
     return record
+
+
+def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: Path, device) -> None:
+    """Every eval (under bf16 autocast if eval_dtype says so), its predictions saved, and
+    how many of its examples the training data contains."""
+    base_dir = Path(variant.base_dir)
+    seen = training_values(variant.stages, base_dir) if variant.stages else set()
+    bf16 = variant.eval_dtype == "bf16"
+    for ev in variant.evals:
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+            scores, predictions = evaluate(model, tokenizer, ev, base_dir)
+        record.metrics[ev.name] = {m: Score.model_validate({**s, "eval_dtype": variant.eval_dtype}) for m, s in scores.items()}
+        write_jsonl_atomic(directory / "predictions" / f"{ev.name}.jsonl", predictions)
+        if seen and ev.kind != "lm_eval":
+            rows = load_split(ev.data, ev.split, base_dir, limit=ev.limit) if not ev.data.startswith("mmlu:") else []
+            hits = contaminated(rows, seen)
+            if hits:
+                record.contamination[ev.name] = {"count": len(hits), "n": len(rows), "ids": hits[:20]}
+                log.warning("%s: %d of %d examples of eval %s also appear in the training data",
+                            variant.label(), len(hits), len(rows), ev.name)
 
 
 def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cost, labels) -> None:

@@ -26,14 +26,20 @@ def encode_pair(tokenizer, context: str, continuation: str, specials: bool = Tru
     return whole, n
 
 
-@torch.no_grad()
 def continuation_logprobs(model, tokenizer, pairs: list[tuple[str, str]], batch_size: int = 8,
                           desc: str = "score", specials: bool = True) -> list[float]:
-    device = next(model.parameters()).device
+    """Sum of log-probabilities of each continuation after its context."""
     encoded = [encode_pair(tokenizer, c, x, specials) for c, x in pairs]
-    order = sorted(range(len(pairs)), key=lambda i: len(encoded[i][0]), reverse=True)
-    out = [0.0] * len(pairs)
-    pad = tokenizer.pad_token_id
+    return score_encoded(model, encoded, tokenizer.pad_token_id, batch_size, desc)
+
+
+@torch.no_grad()
+def score_encoded(model, encoded: list[tuple[list[int], int]], pad: int, batch_size: int = 8,
+                  desc: str = "score") -> list[float]:
+    """For (token ids, n): the summed log-probability of the last n tokens given the rest."""
+    device = next(model.parameters()).device
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]), reverse=True)
+    out = [0.0] * len(encoded)
     for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False, dynamic_ncols=True):
         idx = order[start : start + batch_size]
         width = max(len(encoded[i][0]) for i in idx)

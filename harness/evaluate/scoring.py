@@ -67,7 +67,7 @@ def score(ev: EvalSpec, prompts: list[str], predictions: list[str], references: 
         per_example[metric] = result.per_example
     rows_out = [
         {
-            "index": i,
+            "id": i,
             "prompt": prompts[i],
             "prediction": predictions[i],
             "references": references[i],
