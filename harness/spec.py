@@ -166,6 +166,8 @@ class EvalSpec(_Strict):
     template: Template | None = None  # default: the train template, else the task's own
     references: str | None = None  # column holding a list of references (default: the completion)
     metrics: list[str] = Field(min_length=1)
+    # Keyword arguments per metric, e.g. {exact_match: {normalize: false}}.
+    metric_args: dict[str, dict[str, Any]] = {}
     limit: int | None = Field(None, gt=0)  # score at most this many examples
     max_new_tokens: int = Field(64, gt=0)
     stop: list[str] = ["\n"]  # generation ends at the first of these

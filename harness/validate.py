@@ -181,10 +181,24 @@ class _Checker:
                 fitting = [e.name for e in METRICS.entries() if e.meta.get("kind") == kind]
                 self.problem(f"{path}.metrics[{j}]", f"{metric!r} scores {METRICS.get(metric).meta.get('kind')} evals; "
                                                      f"this eval is {kind} (kind:), whose metrics are {', '.join(fitting)}")
+        for metric, args in (ev.get("metric_args") or {}).items():
+            if metric not in (ev.get("metrics") or []):
+                self.problem(f"{path}.metric_args.{metric}", f"{metric!r} is not among this eval's metrics")
+            elif isinstance(args, dict) and metric in METRICS:
+                self.metric_args(f"{path}.metric_args.{metric}", metric, args)
         if isinstance(ev.get("data"), str):
             template = ev.get("template", train_template)
             extra = {f"{path}.{key}": {ev[key]} for key in ("references", "label") if isinstance(ev.get(key), str)}
             self.data(path, ev["data"], ev.get("split", "test"), template, extra)
+
+    def metric_args(self, path: str, metric: str, args: dict[str, Any]) -> None:
+        """Keyword arguments a metric function accepts (besides its two inputs)."""
+        import inspect
+
+        accepted = set(list(inspect.signature(METRICS.load(metric)).parameters)[2:])
+        for key in args:
+            if key not in accepted:
+                self.problem(f"{path}.{key}", f"{metric} takes no argument {key!r}; it takes: {', '.join(sorted(accepted))}")
 
     def data(self, path: str, ref: str, split: Any, template: Any, extra_fields: dict[str, set[str]] | None = None) -> None:
         """The data exists, the split can be read, and the template's fields are columns."""

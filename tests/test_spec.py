@@ -123,3 +123,12 @@ def test_a_stage_without_data_and_a_mixture_with_data(write_suite):
     assert "trains on no data" in problems_of(write_suite(no_data))["methods[0]"]
     both = TINY_SUITE.replace("    method: full\n", "    method: full\n    train: {mixture: [{data: builtin:data2text}], data: builtin:data2text}\n", 1)
     assert "not both" in problems_of(write_suite(both))["methods[0].train"]
+
+
+def test_metric_args_are_checked_against_the_metric(write_suite):
+    ok = TINY_SUITE.replace("metrics: [rouge1, bleu]", "metrics: [rouge1, exact_match]\n    metric_args: {exact_match: {normalize: false}}")
+    assert load_suite(write_suite(ok)).suite.evals[0].metric_args == {"exact_match": {"normalize": False}}
+    bad = TINY_SUITE.replace("metrics: [rouge1, bleu]", "metrics: [rouge1, exact_match]\n    metric_args: {exact_match: {normalise: false}, bleu: {}}")
+    found = problems_of(write_suite(bad))
+    assert "takes no argument 'normalise'" in found["evals[0].metric_args.exact_match.normalise"]
+    assert "not among" in found["evals[0].metric_args.bleu"]

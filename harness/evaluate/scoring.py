@@ -62,7 +62,7 @@ def score(ev: EvalSpec, prompts: list[str], predictions: list[str], references: 
     per_example: dict[str, list[float] | None] = {}
     for metric in ev.metrics:
         # The bootstrap seed is fixed so intervals of different variants are comparable.
-        result = METRICS.load(metric)(predictions, references)
+        result = METRICS.load(metric)(predictions, references, **ev.metric_args.get(metric, {}))
         scores[metric] = result.to_record()
         per_example[metric] = result.per_example
     rows_out = [
