@@ -11,7 +11,8 @@ class FullParams(LayerwiseOptions):
     pass
 
 
-def _apply(model, params: FullParams, ctx):
+def apply_full(model, params: LayerwiseOptions, ctx):
+    """Every weight trains; with any ULMFiT option, in layer groups (ulmfit uses this too)."""
     model.requires_grad_(True)
     if params == FullParams():
         return Applied(model)
@@ -23,7 +24,7 @@ FULL = Method(
     name="full",
     help="every weight trains",
     params_model=FullParams,
-    apply=_apply,
+    apply=apply_full,
     # Full fine-tuning moves every weight: a rate ten times below LoRA's keeps it stable.
     train_defaults={"learning_rate": 2.0e-5},
 )

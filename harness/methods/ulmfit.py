@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from harness.methods.base import Applied, Method
-from harness.methods.layerwise import STLR, LayerwiseOptions, apply_layerwise, layer_groups
+from harness.methods.base import Method
+from harness.methods.full import apply_full
+from harness.methods.layerwise import STLR, LayerwiseOptions
 
 
 class UlmfitParams(LayerwiseOptions):
@@ -16,17 +17,11 @@ class UlmfitParams(LayerwiseOptions):
     gradual_unfreezing: bool = True
 
 
-def _apply(model, params: UlmfitParams, ctx):
-    model.requires_grad_(True)
-    layered = apply_layerwise(layer_groups(model), params, ctx.steps)
-    return Applied(model, info=layered["info"], **layered["fields"])
-
-
 ULMFIT = Method(
     name="ulmfit",
     help="full fine-tuning with discriminative rates, slanted triangular schedule and gradual unfreezing",
     params_model=UlmfitParams,
-    apply=_apply,
+    apply=apply_full,  # full fine-tuning with these options on
     # The peak rate of the top group; lower groups get it divided by 2.6 per group.
     train_defaults={"learning_rate": 1.0e-4},
 )
