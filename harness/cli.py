@@ -1,4 +1,4 @@
-"""The `harness` command: run, validate, ls.
+"""The `harness` command: run, validate, score, ls.
 
 The only module that prints. Errors a user can cause (HarnessError) become one message
 and exit code 2, never a traceback. Heavy imports happen inside the commands that need
@@ -113,6 +113,7 @@ def run(suite: str, results_dir: str, only: str | None, force: bool) -> None:
     took = time.perf_counter() - start
     click.echo(f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped"
                + (f", {counts['busy']} busy" if counts["busy"] else "") + f" in {took:.1f}s; records in {out}/")
+    click.echo(_compare(out))
     sys.exit(1 if counts["failed"] or counts["busy"] else 0)
 
 
@@ -144,6 +145,40 @@ def _summary(record) -> str:
     if cost.trainable_params is not None and cost.total_params:
         parts.append(f"trainable {cost.trainable_params:,} ({100 * cost.trainable_params / cost.total_params:.2f}%)")
     return "; ".join(parts)
+
+
+def _compare(suite_dir: Path) -> str:
+    """Paired comparisons of the suite's records (no model: seconds), as one line."""
+    from harness.compare import compare_suite
+
+    if not suite_dir.is_dir():
+        return "no records to compare"
+    return compare_suite(suite_dir).line()
+
+
+@main.command()
+@click.argument("results", type=click.Path(exists=True, file_okay=False))
+@click.option("--metrics", "metrics", default=None, metavar="M1,M2",
+              help="Compute only these metrics: recompute those an eval has, add those it lacks (to evals of "
+                   "their kind); others are left as they are. Default: recompute every stored metric.")
+@user_errors
+def score(results: str, metrics: str | None) -> None:
+    """Re-score saved predictions (no model loaded) and redo the paired comparisons.
+
+    RESULTS is a results/<suite> folder or a results folder holding several suites. Every
+    ok record's metrics are recomputed from predictions/<eval>.jsonl, per-example scores
+    written back into the rows; then each suite's comparisons are recomputed.
+    """
+    from harness.rescore import rescore
+
+    names = None if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
+    for done in rescore(Path(results), names):
+        click.echo(f"{done.suite_dir}: re-scored {done.records} record(s): {done.recomputed} score(s) computed, "
+                   f"{done.added} of them new")
+        for note in done.notes + (done.comparison.notes if done.comparison else []):
+            click.echo(f"note: {note}", err=True)
+        if done.comparison is not None:
+            click.echo(f"  {done.comparison.line()}")
 
 
 @main.command(name="ls")

@@ -36,18 +36,25 @@ def f1_from_counts(row: list[float]) -> float:
     return float(f1.mean())
 
 
-def macro_f1(predictions: list[str], references: list[list[str]], *, confidence: float = CONFIDENCE, seed: int = 0) -> MetricResult:
-    gold = _gold(predictions, references)
-    classes = sorted(set(gold) | set(predictions))
-    value = float(f1_score(gold, predictions, labels=classes, average="macro", zero_division=0))
-    stats = np.zeros((len(gold), 3 * len(classes)), dtype=np.int64)
-    index = {c: i for i, c in enumerate(classes)}
+def f1_statistics(predictions: list[str], gold: list[str]) -> np.ndarray:
+    """Per example, [tp, fp, fn] for each class (the sorted union of gold and predicted
+    classes): sums of rows give macro-F1 through f1_from_counts."""
+    index = {c: i for i, c in enumerate(sorted(set(gold) | set(predictions)))}
+    stats = np.zeros((len(gold), 3 * len(index)), dtype=np.int64)
     for row, (p, g) in enumerate(zip(predictions, gold)):
         if p == g:
             stats[row, 3 * index[g]] = 1  # true positive of the gold class
         else:
             stats[row, 3 * index[p] + 1] = 1  # false positive of the predicted class
             stats[row, 3 * index[g] + 2] = 1  # false negative of the gold class
+    return stats
+
+
+def macro_f1(predictions: list[str], references: list[list[str]], *, confidence: float = CONFIDENCE, seed: int = 0) -> MetricResult:
+    gold = _gold(predictions, references)
+    classes = sorted(set(gold) | set(predictions))
+    value = float(f1_score(gold, predictions, labels=classes, average="macro", zero_division=0))
+    stats = f1_statistics(predictions, gold)
     low, high = corpus_ci(stats, f1_from_counts, value=value, confidence=confidence, seed=seed)
     per_class = f1_score(gold, predictions, labels=classes, average=None, zero_division=0)
     extra = {"per_class_f1": {c: round(float(f), 6) for c, f in zip(classes, per_class)}}

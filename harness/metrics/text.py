@@ -112,6 +112,17 @@ def _reference_streams(references: Sequence[Sequence[str]]) -> list[list[str | N
     return [[refs[j] if j < len(refs) else None for refs in references] for j in range(width)]
 
 
+CORPUS_SCORERS = {"bleu": BLEU, "chrf": CHRF, "ter": TER}  # sacrebleu metrics at their default settings
+
+
+def sacrebleu_statistics(name: str, predictions: Sequence[str], references: Sequence[Sequence[str]]):
+    """(n x k per-sentence sufficient statistics, corpus score of one summed row) for bleu,
+    chrf or ter: sacrebleu's own arithmetic, for bootstraps and paired comparisons."""
+    metric = CORPUS_SCORERS[name]()
+    stats = metric._extract_corpus_statistics(list(predictions), _reference_streams(references))
+    return np.asarray(stats), lambda row: float(metric._compute_score_from_stats(row).score)
+
+
 def _sacrebleu_result(
     metric: Metric,
     sentence_metric: Metric,
