@@ -46,6 +46,8 @@ def test_smoke_suite_trains_every_method(tmp_path):
     assert [e[1] for e in info["ulmfit"]["stages"][0]["events"]][0] == "unfroze head"
     assert len(info["lora-staged"]["stages"]) == 2 and len(info["full-mixture"]["stages"][0]["data"]) == 2
     assert records["ulmfit"]["cost"]["trainable_params"] == records["full"]["cost"]["trainable_params"]
+    assert records["baseline"]["drift"]["value"] == 0.0 and records["full"]["drift"]["value"] > 0
+    assert "reviews" in records["full"]["forgetting"] and "vs_baseline" in records["full"]["metrics"]["d2t"]["rouge1"]
     probe = records["probe"]["metrics"]["reviews"]["accuracy"]
     assert probe["predicted_by"] == "head" and probe["value"] > records["baseline"]["metrics"]["reviews"]["accuracy"]["value"]
     for name, r in records.items():
