@@ -174,6 +174,13 @@ class _Checker:
 
     def eval(self, path: str, ev: dict[str, Any], train_template: Any) -> None:
         kind = ev.get("kind", "generation")
+        for key, kinds in (("subjects", ("multiple_choice",)), ("task", ("lm_eval",)), ("include_path", ("lm_eval",)),
+                           ("shots", ("multiple_choice", "lm_eval"))):
+            if ev.get(key) and kind not in kinds:
+                self.problem(f"{path}.{key}", f"{key} is for {' and '.join(kinds)} evals; this eval is {kind} (kind:)")
+        if kind == "lm_eval":
+            self.lm_eval(path, ev)  # its metrics are lm-eval's names, checked when it runs
+            return
         for j, metric in enumerate(ev.get("metrics") or []):
             if isinstance(metric, str) and metric not in METRICS:
                 self.problem(f"{path}.metrics[{j}]", METRICS.unknown_message(metric))
@@ -186,10 +193,71 @@ class _Checker:
                 self.problem(f"{path}.metric_args.{metric}", f"{metric!r} is not among this eval's metrics")
             elif isinstance(args, dict) and metric in METRICS:
                 self.metric_args(f"{path}.metric_args.{metric}", metric, args)
+        if kind == "multiple_choice":
+            if isinstance(ev.get("data"), str):
+                self.choice_data(path, ev)
+            return
         if isinstance(ev.get("data"), str):
             template = ev.get("template", train_template)
             extra = {f"{path}.{key}": {ev[key]} for key in ("references", "label") if isinstance(ev.get(key), str)}
             self.data(path, ev["data"], ev.get("split", "test"), template, extra)
+
+    def choice_data(self, path: str, ev: dict[str, Any]) -> None:
+        """Multiple-choice data: question/choices/answer rows, or an MMLU folder holding the
+        subjects asked for (and their dev files when there are shots)."""
+        from harness.data import mmlu
+
+        ref, split = ev["data"], ev.get("split", "test")
+        if not isinstance(split, str):
+            return
+        if ref.startswith("hf:"):
+            self.notes.append(f"{path}.data: {ref!r} is a hub dataset; not checked offline")
+            return
+        try:
+            columns = sources.columns(ref, split, self.base_dir)
+        except HarnessError as err:
+            self.problem(f"{path}.data", str(err))
+            return
+        missing = sorted({"question", "choices", "answer"} - columns)
+        if missing:
+            self.problem(f"{path}.data", f"{ref} lacks field(s) {', '.join(missing)}; multiple-choice rows have "
+                                         "question, choices (a list) and answer (an index or a letter)")
+        subjects = [x for x in ev.get("subjects") or [] if isinstance(x, str)]
+        if not mmlu.is_mmlu(ref):
+            return
+        root = mmlu.folder(ref, self.base_dir)
+        shots = ev.get("shots") if isinstance(ev.get("shots"), int) else 0
+        names = [part.splitname for part in sources._absolute(split, ref, None, lambda name: 0)]
+        for j, subject in enumerate(subjects):
+            try:
+                for name in names + ([mmlu.SHOT_SPLIT] if shots else []):
+                    mmlu.check_subjects(root, name, [subject])
+            except HarnessError as err:
+                self.problem(f"{path}.subjects[{j}]", str(err))
+
+    def lm_eval(self, path: str, ev: dict[str, Any]) -> None:
+        """A task to run (a YAML file must exist), an include folder that exists, data that
+        can be fingerprinted."""
+        task, include = ev.get("task"), ev.get("include_path")
+        if not isinstance(task, str) or not task:
+            self.problem(f"{path}.task", "an lm_eval eval names its task: task: NAME (an lm-eval task) or task: FILE.yaml")
+        elif task.endswith((".yaml", ".yml")):
+            file = Path(task).expanduser()
+            file = file if file.is_absolute() else self.base_dir / file
+            if not file.is_file():
+                self.problem(f"{path}.task", f"task file {file} does not exist (relative to {self.base_dir}); fix the path")
+        if isinstance(include, str):
+            folder = Path(include).expanduser()
+            folder = folder if folder.is_absolute() else self.base_dir / folder
+            if not folder.is_dir():
+                self.problem(f"{path}.include_path", f"{folder} is not a folder of task YAMLs")
+        if ev.get("metric_args"):
+            self.problem(f"{path}.metric_args", "lm-eval computes these metrics with its own settings; metric_args do not apply")
+        if isinstance(ev.get("data"), str) and isinstance(ev.get("split", "test"), str):
+            try:
+                sources.fingerprint(ev["data"], ev.get("split", "test"), self.base_dir)
+            except HarnessError as err:
+                self.problem(f"{path}.data", str(err))
 
     def metric_args(self, path: str, metric: str, args: dict[str, Any]) -> None:
         """Keyword arguments a metric function accepts (besides its two inputs)."""

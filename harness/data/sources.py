@@ -5,6 +5,8 @@ A reference is one of:
   hf:DATASET[:CONFIG]       a hub dataset, through datasets.load_dataset
   PATH                      a local .jsonl .json .csv .tsv or .parquet file, relative to
                             the suite file's folder unless absolute
+  mmlu:FOLDER               an MMLU folder (FOLDER/{split}/SUBJECT_{split}.csv), read by
+                            harness/data/mmlu.py; rows are multiple-choice questions
 
 Splits use the datasets syntax, slices included: "train", "train[:80%]", "train[80%:]",
 "validation[10:20]". Slices are resolved by datasets' own ReadInstruction, so "80%" rounds
@@ -42,7 +44,7 @@ _CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class DataRef:
-    kind: str  # "builtin" | "hf" | "local"
+    kind: str  # "builtin" | "hf" | "local" | "mmlu"
     name: str  # task name, dataset id, or the path as written
     config: str | None = None  # hf only
 
@@ -55,6 +57,8 @@ def parse_ref(ref: str) -> DataRef:
         if not ref[8:]:
             raise HarnessError(f"data reference {ref!r} names no task; write builtin:NAME (see `harness ls tasks`)")
         return DataRef("builtin", ref[8:])
+    if ref.startswith("mmlu:"):
+        return DataRef("mmlu", ref[5:])
     if ref.startswith("hf:"):
         dataset, _, config = ref[3:].partition(":")
         if not dataset or (_ and not config) or ":" in config:
@@ -87,7 +91,11 @@ def load_split(ref: str, split: str, base_dir: Path, limit: int | None = None) -
     if limit is not None and limit < 1:
         raise HarnessError(f"{ref}: limit must be a positive number of rows, got {limit}")
     source = parse_ref(ref)
-    if source.kind == "hf":
+    if source.kind == "mmlu":
+        from harness.data import mmlu  # it reads through this module
+
+        rows, where = mmlu.load(ref, split, base_dir, limit=limit), ref
+    elif source.kind == "hf":
         rows = _load_hf(source, ref, split, limit)
         where = f"hf dataset {ref}"
     elif source.kind == "builtin":
@@ -118,6 +126,10 @@ def load_split(ref: str, split: str, base_dir: Path, limit: int | None = None) -
 
 def columns(ref: str, split: str, base_dir: Path) -> set[str]:
     """Field names of a split: the union over its first rows (for checking templates)."""
+    if ref.startswith("mmlu:"):
+        from harness.data import mmlu
+
+        return mmlu.columns(ref, split, base_dir)
     names: set[str] = set()
     for row in load_split(ref, split, base_dir, limit=COLUMN_SAMPLE):
         names |= set(row)
@@ -132,6 +144,10 @@ def fingerprint(ref: str, split: str, base_dir: Path) -> str:
     name and generator version; hub datasets can only hash the reference (offline).
     """
     source = parse_ref(ref)
+    if source.kind == "mmlu":  # a folder: every file an eval of the split may read
+        from harness.data import mmlu
+
+        return mmlu.fingerprint(ref, split, base_dir)
     digest = hashlib.sha256()
     if source.kind == "local":
         path = resolve_path(ref, base_dir)

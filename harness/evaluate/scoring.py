@@ -35,7 +35,15 @@ def references_of(ev: EvalSpec, row: dict[str, Any], completion: str, where: str
 
 
 def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, dict], list[dict]]:
-    """Scores and per-example prediction rows for one eval of either kind."""
+    """Scores and per-example prediction rows for one eval of any kind."""
+    if ev.kind == "multiple_choice":
+        from harness.evaluate import multiple_choice
+
+        return multiple_choice.evaluate(model, tokenizer, ev, base_dir)
+    if ev.kind == "lm_eval":
+        from harness.evaluate import lm_eval_bridge  # imports lm-eval, slow: only when asked for
+
+        return lm_eval_bridge.evaluate(model, tokenizer, ev, base_dir)
     if ev.kind == "classification":
         prompts, predictions, gold, how = classify.predict(model, tokenizer, ev, base_dir)
         scores, rows = score(ev, prompts, predictions, [[g] for g in gold])

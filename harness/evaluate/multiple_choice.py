@@ -1,0 +1,108 @@
+"""Multiple-choice evals (`kind: multiple_choice`): MMLU-style questions scored by the
+log-likelihood of each answer letter, in exactly lm-eval's `mmlu` prompt format.
+
+Owns the prompt and the prediction rows. The prompt is lm-eval's (its mmlu
+_default_template_yaml with the default delimiters: target " ", few-shot "\\n\\n"):
+
+    The following are multiple choice questions (with answers) about SUBJECT.\\n\\n
+    {shot question.strip()}\\nA. {A}\\nB. {B}\\nC. {C}\\nD. {D}\\nAnswer: {letter}\\n\\n   (k times)
+    {question.strip()}\\nA. {A}\\nB. {B}\\nC. {C}\\nD. {D}\\nAnswer:
+
+with the subject's underscores as spaces (a row without a subject gets "...(with answers).")
+and " A" .. " D" scored as continuations; with the same data and model, `acc` equals
+lm-eval's simple_evaluate (tests/evaluate/test_eval_mmlu_parity.py checks it). Questions
+with more or fewer choices get as many letters. `chat: true` sends the prompt as a user
+turn of the model's chat template instead, which lm-eval's numbers do not cover.
+
+Rows carry what re-scoring needs without the model (harness/metrics/choice.py:
+score_choices): prediction (chosen letter), references ([gold letter]), choice_logprobs,
+choice_lengths, subject. To change the format, change `render` and `build_prompt`; the
+parity test then says whether lm-eval still agrees.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.batching import chat_prompt
+from harness.data import mmlu
+from harness.evaluate.loglik import choice_logprobs
+from harness.metrics.choice import LETTERS, score_choices
+from harness.spec import EvalSpec
+
+log = logging.getLogger(__name__)
+
+TARGET_DELIMITER = " "  # lm-eval's default between "Answer:" and the letter
+FEWSHOT_DELIMITER = "\n\n"  # lm-eval's default after each answered example
+
+
+def description(subject: str) -> str:
+    """lm-eval's mmlu description line (its _generate_configs.py writes it per subject)."""
+    if not subject:
+        return "The following are multiple choice questions (with answers).\n\n"
+    return f"The following are multiple choice questions (with answers) about {subject.replace('_', ' ')}.\n\n"
+
+
+def render(question: dict[str, Any]) -> str:
+    """lm-eval's doc_to_text: the question (stripped), lettered choices (as written), "Answer:"."""
+    lines = [question["question"].strip()]
+    lines += [f"{LETTERS[i]}. {choice}" for i, choice in enumerate(question["choices"])]
+    return "\n".join(lines) + "\nAnswer:"
+
+
+def build_prompt(question: dict[str, Any], shots: list[dict[str, Any]]) -> str:
+    """Description, answered shots, then the question without its answer."""
+    answered = "".join(render(s) + TARGET_DELIMITER + LETTERS[s["answer"]] + FEWSHOT_DELIMITER for s in shots)
+    return description(question["subject"]) + answered + render(question)
+
+
+def prompts_for(ev: EvalSpec, questions: list[dict[str, Any]], base_dir: Path) -> list[str]:
+    """One prompt per question, shots from its subject's dev split."""
+    pools: dict[str, tuple[list[dict], str]] = {}
+    skip_self = mmlu.pool_is_eval_data(ev.data)
+    prompts = []
+    for q in questions:
+        shots: list[dict] = []
+        if ev.shots:
+            if q["subject"] not in pools:
+                pools[q["subject"]] = mmlu.shot_pool(ev.data, base_dir, q["subject"])
+            pool, where = pools[q["subject"]]
+            shots = mmlu.first_shots(pool, ev.shots, where, q["subject"], skip=q if skip_self else None)
+        prompts.append(build_prompt(q, shots))
+    return prompts
+
+
+def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, dict], list[dict]]:
+    """Scores ({metric: score dict}) and one prediction row per question."""
+    questions = mmlu.questions(ev.data, ev.split, base_dir, ev.subjects, ev.limit)
+    prompts = prompts_for(ev, questions, base_dir)
+    contexts = [chat_prompt(tokenizer, p) for p in prompts] if ev.chat else prompts
+    letters = [LETTERS[: len(q["choices"])] for q in questions]
+    # The template brings its own special tokens under chat, as in classification evals.
+    logprobs = choice_logprobs(model, tokenizer, contexts, [[TARGET_DELIMITER + x for x in ls] for ls in letters],
+                               ev.batch_size, desc=f"eval {ev.name}", specials=not ev.chat)
+    rows = []
+    for i, (q, prompt, scores, ls) in enumerate(zip(questions, prompts, logprobs, letters)):
+        rows.append({
+            "id": q.get("id", i),
+            "prompt": prompt,
+            "prediction": ls[int(np.argmax(scores))],  # ties go to the first, as in lm-eval
+            "references": [ls[q["answer"]]],
+            "subject": q["subject"],
+            "choice_logprobs": scores,
+            # lm-eval's acc_norm divides by len() of the choice text ("A"), not of " A"
+            "choice_lengths": [len(x) for x in ls],
+            "scores": {},
+        })
+    results = score_choices(rows, ev.metrics, metric_args=ev.metric_args)
+    scores_out: dict[str, dict] = {}
+    for name, result in results.items():
+        scores_out[name] = {**result.to_record(), "shots": ev.shots, "predicted_by": "log-likelihood of each letter"}
+        for row, value in zip(rows, result.per_example or [None] * len(rows)):
+            row["scores"][name] = value
+    log.info("%s: %s over %d questions", ev.name, ", ".join(f"{m}={r.value:.4f}" for m, r in results.items()), len(rows))
+    return scores_out, rows

@@ -1,0 +1,128 @@
+"""Parity with lm-eval: on the same MMLU questions and the same model, our multiple_choice
+eval and lm-eval's simple_evaluate give the same prompts, the same choice log-likelihoods
+(to float rounding) and exactly the same acc and acc_norm, 0-shot and 5-shot.
+
+lm-eval's side is its own mmlu task YAML per subject (lm_eval/tasks/mmlu/default/
+mmlu_SUBJECT.yaml, which includes _default_template_yaml), with only the dataset swapped for
+local files: our side reads the first questions of each subject's test CSV (copied into
+tmp_path) and its dev CSV; lm-eval reads the same rows converted to cais/mmlu's fields
+(question, subject, choices, answer index) as json, because its csv loader would let
+pandas retype answers such as "0.50". Slow: the real built-in model on two small subjects.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED_DATA
+from harness.evaluate.scoring import evaluate
+from harness.spec import EvalSpec
+
+MMLU = SHARED_DATA / "mmlu"
+SUBJECTS = ["abstract_algebra", "world_religions"]  # the two with the shortest questions and shots
+QUESTIONS = 25  # per subject: about 100 s for both sides, 0- and 5-shot, on 2 cores
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not MMLU.is_dir(), reason=f"shared MMLU data not found at {MMLU}")]
+
+
+@pytest.fixture(scope="module")
+def offline():
+    """Nothing may reach for the hub: the variables, and the flags libraries read at import."""
+    import datasets.config
+    import huggingface_hub.constants
+
+    saved = {k: os.environ.get(k) for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")}
+    flags = (datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE)
+    os.environ.update({k: "1" for k in saved})
+    datasets.config.HF_HUB_OFFLINE = huggingface_hub.constants.HF_HUB_OFFLINE = True
+    yield
+    for k, v in saved.items():
+        os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE = flags
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    from harness.models.smollm2 import load
+
+    return load()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> tuple[Path, list[str]]:
+    """(our MMLU folder, lm-eval task YAMLs) over the same rows."""
+    import lm_eval
+
+    root = tmp_path_factory.mktemp("parity")
+    templates = Path(lm_eval.__file__).parent / "tasks" / "mmlu" / "default"
+    yamls = []
+    for subject in SUBJECTS:
+        files = {}
+        for split, source, n in (("test", MMLU / "test" / f"{subject}_test.csv", QUESTIONS),
+                                 ("dev", MMLU / "dev" / f"{subject}_dev.csv", None)):
+            with source.open(newline="", encoding="utf-8") as f:
+                rows = list(csv.reader(f))[:n]
+            out = root / "mmlu" / split / f"{subject}_{split}.csv"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with out.open("w", newline="", encoding="utf-8") as f:
+                csv.writer(f).writerows(rows)
+            files[split] = root / "lm_eval" / f"{subject}_{split}.jsonl"
+            files[split].parent.mkdir(parents=True, exist_ok=True)
+            files[split].write_text("".join(json.dumps({"question": r[0], "subject": subject, "choices": r[1:5],
+                                                        "answer": "ABCD".index(r[5])}) + "\n" for r in rows))
+        task = root / "lm_eval" / f"local_mmlu_{subject}.yaml"
+        task.write_text(
+            f"include: {templates / f'mmlu_{subject}.yaml'}\n"
+            f"task: local_mmlu_{subject}\n"
+            "dataset_path: json\n"
+            "dataset_name: null\n"
+            f"dataset_kwargs:\n  data_files:\n    test: {files['test']}\n    dev: {files['dev']}\n"
+            "metric_list:\n  - metric: acc\n    aggregation: mean\n    higher_is_better: true\n"
+            "  - metric: acc_norm\n    aggregation: mean\n    higher_is_better: true\n"
+        )
+        yamls.append(str(task))
+    return root / "mmlu", yamls
+
+
+def lm_eval_run(model, tokenizer, yamls: list[str], shots: int) -> dict:
+    from lm_eval import simple_evaluate
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=8)
+    return simple_evaluate(model=lm, tasks=yamls, num_fewshot=shots, task_manager=TaskManager(include_defaults=False),
+                           log_samples=True, bootstrap_iters=0)
+
+
+@pytest.mark.parametrize("shots", [0, 5])
+def test_acc_and_acc_norm_equal_lm_evals(offline, smollm2, data, shots):
+    model, tokenizer = smollm2
+    folder, yamls = data
+    ev = EvalSpec(name="mmlu", data=f"mmlu:{folder}", kind="multiple_choice", subjects=SUBJECTS, shots=shots,
+                  metrics=["acc", "acc_norm"], batch_size=8)
+    ours, rows = evaluate(model, tokenizer, ev, Path("."))
+    theirs = lm_eval_run(model, tokenizer, yamls, shots)
+
+    assert len(rows) == len(SUBJECTS) * QUESTIONS
+    for subject in SUBJECTS:
+        task = f"local_mmlu_{subject}"
+        samples = sorted(theirs["samples"][task], key=lambda s: s["doc_id"])
+        mine = [r for r in rows if r["subject"] == subject]
+        assert len(samples) == len(mine) == QUESTIONS
+        for row, sample in zip(mine, samples):
+            assert [list(a) for a in sample["arguments"]] == [[row["prompt"], f" {x}"] for x in "ABCD"]
+            assert [r[0] for r in sample["filtered_resps"]] == pytest.approx(row["choice_logprobs"], abs=1e-4)
+            assert row["scores"]["acc"] == sample["acc"] and row["scores"]["acc_norm"] == sample["acc_norm"]
+        result = theirs["results"][task]
+        # the same count of right answers, subject by subject
+        assert round(ours["acc"]["per_subject"][subject] * QUESTIONS) == round(result["acc,none"] * QUESTIONS)
+        assert round(ours["acc_norm"]["per_subject"][subject] * QUESTIONS) == round(result["acc_norm,none"] * QUESTIONS)
+    # and over both subjects together
+    right = {m: sum(round(theirs["results"][f"local_mmlu_{s}"][f"{m},none"] * QUESTIONS) for s in SUBJECTS) for m in ("acc", "acc_norm")}
+    for metric in ("acc", "acc_norm"):
+        assert round(ours[metric]["value"] * len(rows)) == right[metric]
