@@ -54,6 +54,7 @@ class MixtureItem(_Strict):
     data: str
     split: str = "train"
     template: Template | None = None  # default: the task's own template
+    columns: dict[str, str] = {}  # new name -> existing column, e.g. {input: sentence}
     weight: float = Field(1.0, gt=0)
     limit: int | None = Field(None, gt=0)
 
@@ -75,6 +76,9 @@ class TrainSpec(_Strict):
     data: str | None = None  # builtin:NAME | hf:DATASET[:CONFIG] | path (.jsonl .json .csv .tsv .parquet)
     split: str = "train"  # datasets split syntax, slices included: "train[:80%]"
     template: Template | None = None  # default: the task's own template
+    # Column mapping: new name -> existing column ({input: sentence}), so a template or
+    # label written for one dataset reads another; the original columns stay.
+    columns: dict[str, str] = {}
     mixture: list[MixtureItem] | None = Field(None, min_length=1)  # several datasets instead of data
     chat: bool = False  # wrap each prompt in the model's chat template
     # Classification (linear_probe): the column holding each example's class; the prompt is the text.
@@ -164,6 +168,7 @@ class EvalSpec(_Strict):
     label: str | None = None  # classification: the column holding the gold class
     labels: list[str] | None = Field(None, min_length=2)  # classification: the classes (default: from the data)
     template: Template | None = None  # default: the train template, else the task's own
+    columns: dict[str, str] = {}  # new name -> existing column, as in train.columns
     references: str | None = None  # column holding a list of references (default: the completion)
     metrics: list[str] = Field(min_length=1)
     # Keyword arguments per metric, e.g. {exact_match: {normalize: false}}.

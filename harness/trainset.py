@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 
 
 def render_pairs(ref: str, split: str, template: TemplateSpec, base_dir: Path, limit: int | None,
-                 label: str | None = None) -> list[tuple[str, str]]:
+                 label: str | None = None, columns: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """(prompt, completion) per row; with a label column, (prompt, the row's class) instead."""
-    rows = data_sources.load_split(ref, split, base_dir, limit=limit)
+    rows = data_sources.map_columns(data_sources.load_split(ref, split, base_dir, limit=limit), columns or {}, ref)
     t = Template(template.prompt, template.completion)
     pairs = []
     for i, row in enumerate(rows):
@@ -46,8 +46,10 @@ def stage_labels(cfg: TrainSpec, base_dir: Path) -> tuple[str, ...] | None:
         return None
     if cfg.labels:
         return tuple(cfg.labels)
-    refs = [(cfg.data, cfg.split, cfg.limit)] if cfg.mixture is None else [(m.data, m.split, m.limit) for m in cfg.mixture]
-    found = {str(row.get(cfg.label)) for ref, split, limit in refs for row in data_sources.load_split(ref, split, base_dir, limit)}
+    refs = [(cfg.data, cfg.split, cfg.limit, cfg.columns)] if cfg.mixture is None else \
+        [(m.data, m.split, m.limit, m.columns) for m in cfg.mixture]
+    found = {str(row.get(cfg.label)) for ref, split, limit, mapping in refs
+             for row in data_sources.map_columns(data_sources.load_split(ref, split, base_dir, limit), mapping, ref)}
     return tuple(sorted(found))
 
 
@@ -71,12 +73,12 @@ def encode_pairs(tokenizer, pairs: list[tuple[str, str]], cfg: TrainSpec, name: 
 def stage_sources(cfg: TrainSpec, tokenizer, base_dir: Path, labels: tuple[str, ...] | None = None) -> list[Source]:
     """One Source for plain data, one per dataset for a mixture (limit applies to each)."""
     if cfg.mixture is None:
-        items = [(cfg.data, cfg.split, cfg.template, 1.0, cfg.limit)]
+        items = [(cfg.data, cfg.split, cfg.template, 1.0, cfg.limit, cfg.columns)]
     else:
-        items = [(m.data, m.split, m.template, m.weight, m.limit or cfg.limit) for m in cfg.mixture]
+        items = [(m.data, m.split, m.template, m.weight, m.limit or cfg.limit, m.columns) for m in cfg.mixture]
     out = []
-    for ref, split, template, weight, limit in items:
-        pairs = render_pairs(ref, split, template, base_dir, limit, cfg.label)
+    for ref, split, template, weight, limit, mapping in items:
+        pairs = render_pairs(ref, split, template, base_dir, limit, cfg.label, mapping)
         out.append(Source(f"{ref} ({split})", encode_pairs(tokenizer, pairs, cfg, ref, labels), weight))
     return out
 
@@ -109,7 +111,7 @@ def stage_check(cfg: TrainSpec, model, tokenizer, base_dir: Path,
         from harness.plan import template_of
 
         template = template_of(None, ref)
-    pairs = render_pairs(ref, v.split, template, base_dir, v.limit, cfg.label)
+    pairs = render_pairs(ref, v.split, template, base_dir, v.limit, cfg.label, cfg.columns if v.data is None else None)
     examples = encode_pairs(tokenizer, pairs, cfg, f"validation {ref}", labels)
 
     def check() -> dict[str, float]:

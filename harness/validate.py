@@ -102,12 +102,14 @@ class _Checker:
         label = block.get("label", inherited.get("label"))
         extra = {f"{path}.label": {label}} if isinstance(label, str) else None
         if isinstance(block.get("data"), str):
-            self.data(path, block["data"], block.get("split", inherited.get("split", "train")), template, extra)
+            self.data(path, block["data"], block.get("split", inherited.get("split", "train")), template, extra,
+                      block.get("columns", inherited.get("columns")))
         elif "data" in block or "mixture" in block:
             pass  # the block brings its own data: nothing inherited to re-check
         for k, item in enumerate(block.get("mixture") or []):
             if isinstance(item, dict) and isinstance(item.get("data"), str):
-                self.data(f"{path}.mixture[{k}]", item["data"], item.get("split", "train"), item.get("template"))
+                self.data(f"{path}.mixture[{k}]", item["data"], item.get("split", "train"), item.get("template"),
+                          mapping=item.get("columns"))
         v = block.get("validation")
         if isinstance(v, dict):
             for k, metric in enumerate(v.get("metrics") or []):
@@ -115,7 +117,8 @@ class _Checker:
                     self.problem(f"{path}.validation.metrics[{k}]", METRICS.unknown_message(metric))
             ref = v.get("data") or block.get("data") or inherited.get("data")
             if isinstance(ref, str):
-                self.data(f"{path}.validation", ref, v.get("split", "validation"), template if not v.get("data") else None)
+                self.data(f"{path}.validation", ref, v.get("split", "validation"), template if not v.get("data") else None,
+                          mapping=block.get("columns", inherited.get("columns")) if not v.get("data") else None)
 
     def resolved_stages(self, suite: Suite) -> None:
         """Settings that only clash once layered (data and mixture, select_best), and stages with no data."""
@@ -200,7 +203,7 @@ class _Checker:
         if isinstance(ev.get("data"), str):
             template = ev.get("template", train_template)
             extra = {f"{path}.{key}": {ev[key]} for key in ("references", "label") if isinstance(ev.get(key), str)}
-            self.data(path, ev["data"], ev.get("split", "test"), template, extra)
+            self.data(path, ev["data"], ev.get("split", "test"), template, extra, ev.get("columns"))
 
     def choice_data(self, path: str, ev: dict[str, Any]) -> None:
         """Multiple-choice data: question/choices/answer rows, or an MMLU folder holding the
@@ -268,7 +271,8 @@ class _Checker:
             if key not in accepted:
                 self.problem(f"{path}.{key}", f"{metric} takes no argument {key!r}; it takes: {', '.join(sorted(accepted))}")
 
-    def data(self, path: str, ref: str, split: Any, template: Any, extra_fields: dict[str, set[str]] | None = None) -> None:
+    def data(self, path: str, ref: str, split: Any, template: Any, extra_fields: dict[str, set[str]] | None = None,
+             mapping: Any = None) -> None:
         """The data exists, the split can be read, and the template's fields are columns."""
         if ref.startswith("builtin:") and ref[8:] not in BUILTIN_TASKS:
             from harness.registry import TASKS
@@ -285,6 +289,11 @@ class _Checker:
         except HarnessError as err:
             self.problem(f"{path}.data", str(err))
             return
+        if isinstance(mapping, dict):  # columns: {new: existing}
+            for new, old in mapping.items():
+                if old not in columns:
+                    self.problem(f"{path}.columns.{new}", f"{ref} has no column {old!r}; it has: {', '.join(sorted(columns))}")
+            columns = columns | set(mapping)
         from harness.plan import default_template
 
         try:

@@ -132,3 +132,20 @@ def test_metric_args_are_checked_against_the_metric(write_suite):
     found = problems_of(write_suite(bad))
     assert "takes no argument 'normalise'" in found["evals[0].metric_args.exact_match.normalise"]
     assert "not among" in found["evals[0].metric_args.bleu"]
+
+
+def test_column_mapping_lets_a_template_read_other_columns(write_suite, tmp_path):
+    (tmp_path / "d.jsonl").write_text('{"question": "a", "answer": "b"}\n')
+    suite = TINY_SUITE.replace("builtin:data2text\n  limit", "d.jsonl\n  columns: {input: question, output: answer}\n  limit")
+    assert load_suite(write_suite(suite)).suite.train.columns == {"input": "question", "output": "answer"}
+    found = problems_of(write_suite(suite.replace("output: answer}", "output: answr}")))
+    assert "no column 'answr'" in found["train.columns.output"]
+
+
+def test_mapped_columns_reach_the_rows(tmp_path):
+    from harness.data.sources import map_columns
+    from harness.errors import HarnessError
+
+    assert map_columns([{"q": "x"}], {"input": "q"}, "f") == [{"q": "x", "input": "x"}]
+    with pytest.raises(HarnessError, match="row 1"):
+        map_columns([{"q": "x"}], {"input": "nope"}, "f")

@@ -127,3 +127,16 @@ def test_stages_mixture_validation_and_save_through_the_cli(write_suite, tmp_pat
     assert staged["cost"]["saved_bytes"] > 0 and (folder / "weights" / "adapter_model.safetensors").is_file()
     _, mixed = records["mixed"]
     assert len(mixed["method_info"]["stages"][0]["data"]) == 2 and mixed["spec"]["stages"][0]["mixture"][0]["weight"] == 3
+
+
+@pytest.mark.slow
+def test_column_mapping_in_training_and_evaluation(write_suite, tmp_path):
+    rows = [{"q": f"name[Venue {i}] | food[Thai]", "a": f"Venue {i} serves Thai food."} for i in range(12)]
+    (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    suite = TINY_SUITE.replace("builtin:data2text\n  limit", "qa.jsonl\n  columns: {input: q, output: a}\n  limit").replace(
+        "    data: builtin:data2text\n    split: test\n", "    data: qa.jsonl\n    split: \"train[8:]\"\n    columns: {input: q, output: a}\n")
+    result = CliRunner().invoke(main, ["run", str(write_suite(suite)), "--results", str(tmp_path / "r"), "--only", "full"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    record = json.loads(next((tmp_path / "r" / "tiny").glob("full-*/record.json")).read_text())
+    assert record["metrics"]["d2t"]["rouge1"]["n"] == 4 and len(record["train_curve"]) == 2

@@ -124,6 +124,19 @@ def load_split(ref: str, split: str, base_dir: Path, limit: int | None = None) -
     return rows
 
 
+def map_columns(rows: list[dict], mapping: dict[str, str], where: str) -> list[dict]:
+    """Each row with mapping's new names added ({new: existing column}); originals kept."""
+    if not mapping:
+        return rows
+    out = []
+    for i, row in enumerate(rows):
+        missing = [old for old in mapping.values() if old not in row]
+        if missing:
+            raise HarnessError(f"{where} row {i + 1}: columns {missing} (from columns:) are not in the row; it has {sorted(row)}")
+        out.append({**row, **{new: row[old] for new, old in mapping.items()}})
+    return out
+
+
 def columns(ref: str, split: str, base_dir: Path) -> set[str]:
     """Field names of a split: the union over its first rows (for checking templates)."""
     if ref.startswith("mmlu:"):

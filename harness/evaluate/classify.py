@@ -22,7 +22,7 @@ from harness.spec import EvalSpec
 
 
 def _examples(ev: EvalSpec, base_dir: Path) -> tuple[list[dict], list[str], list[str]]:
-    rows = sources.load_split(ev.data, ev.split, base_dir, limit=ev.limit)
+    rows = sources.map_columns(sources.load_split(ev.data, ev.split, base_dir, limit=ev.limit), ev.columns, ev.data)
     template = Template(ev.template.prompt, ev.template.completion)
     prompts, gold = [], []
     for i, row in enumerate(rows):

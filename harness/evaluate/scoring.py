@@ -50,7 +50,7 @@ def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, 
         for entry in scores.values():
             entry["predicted_by"] = how
         return scores, rows
-    rows = sources.load_split(ev.data, ev.split, base_dir, limit=ev.limit)
+    rows = sources.map_columns(sources.load_split(ev.data, ev.split, base_dir, limit=ev.limit), ev.columns, ev.data)
     template = Template(ev.template.prompt, ev.template.completion)
     prompts, references = [], []
     for i, row in enumerate(rows):
