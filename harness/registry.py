@@ -25,7 +25,7 @@ class Entry:
 
 
 class UnknownName(HarnessError):
-    pass
+    """A name no registry entry has; the message suggests the closest."""
 
 
 class Registry:

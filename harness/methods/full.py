@@ -8,7 +8,7 @@ from harness.methods.layerwise import LayerwiseOptions, apply_layerwise, layer_g
 
 
 class FullParams(LayerwiseOptions):
-    pass
+    """Full fine-tuning has only the ULMFiT options, all off by default."""
 
 
 def apply_full(model, params: LayerwiseOptions, ctx):
