@@ -36,7 +36,7 @@ from scipy import stats as sps
 
 from harness.metrics.stats import resample_counts
 from harness.registry import METRICS
-from harness.results import Busy, Record, clear_comparisons, locked, read_record, write_record
+from harness.results import Busy, Record, clear_comparisons, locked, ok_records, read_record, write_record
 
 N_RESAMPLES = 1000
 SEED = 0
@@ -167,14 +167,8 @@ class _Variant:
 def compare_suite(suite_dir: Path) -> Summary:
     """Compute every comparison of the suite folder and write them into its ok records."""
     summary, variants = Summary(), []
-    for path in sorted(Path(suite_dir).glob("*/record.json")):
-        try:
-            record = read_record(path)
-        except ValueError as err:
-            summary.notes.append(f"{path}: unreadable record left alone ({str(err).splitlines()[0]})")
-            continue
-        if record.status == "ok":
-            variants.append(_Variant(path.parent, record))
+    for path, record in ok_records(suite_dir, summary.notes):
+        variants.append(_Variant(path.parent, record))
     by_model: dict[str, list[_Variant]] = defaultdict(list)
     for v in variants:
         clear_comparisons(v.record)

@@ -25,15 +25,15 @@ To support another eval kind, add a branch to `_inputs`.
 from __future__ import annotations
 
 import inspect
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.compare import Summary, compare_suite
+from harness.data import sources
 from harness.errors import HarnessError
 from harness.registry import METRICS
-from harness.results import COMPARISON_KEYS, Busy, Record, Score, locked, read_record, write_jsonl_atomic, write_record
+from harness.results import COMPARISON_KEYS, Busy, Record, Score, locked, ok_records, read_record, write_jsonl_atomic, write_record
 
 
 @dataclass
@@ -96,14 +96,7 @@ def _check_metrics(suites: list[Path], metrics: list[str]) -> None:
 
 def rescore_suite(suite_dir: Path, metrics: list[str] | None = None) -> SuiteRescore:
     out = SuiteRescore(Path(suite_dir))
-    for path in sorted(Path(suite_dir).glob("*/record.json")):
-        try:
-            record = read_record(path)
-        except ValueError as err:
-            out.notes.append(f"{path}: unreadable record left alone ({str(err).splitlines()[0]})")
-            continue
-        if record.status != "ok":
-            continue  # a failed record has nothing to re-score
+    for path, record in ok_records(suite_dir, out.notes):  # a failed record has nothing to re-score
         try:
             with locked(path.parent):
                 _rescore_record(path.parent, read_record(path), metrics, out)
@@ -149,17 +142,7 @@ def _rescore_record(directory: Path, record: Record, metrics: list[str] | None, 
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise HarnessError(f"{path}:{number}: not a JSON row ({err.msg}); fix or delete the line") from None
-        if not isinstance(row, dict):
-            raise HarnessError(f"{path}:{number}: a prediction row is a JSON object, got {type(row).__name__}")
-        rows.append(row)
+    rows = sources.READERS[".jsonl"](path)  # the data layer's reader: bad lines named by number
     if not rows:
         raise HarnessError(f"{path}: no prediction rows; rerun the variant (harness run --force --only NAME)")
     return rows

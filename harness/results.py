@@ -153,6 +153,20 @@ def existing_ok(directory: Path) -> Record | None:
     return record if record.status == "ok" else None
 
 
+def ok_records(suite_dir: Path, notes: list[str]) -> list[tuple[Path, Record]]:
+    """(path, record) of each ok record in a suite folder; unreadable ones noted and skipped."""
+    out = []
+    for path in sorted(Path(suite_dir).glob("*/record.json")):
+        try:
+            record = read_record(path)
+        except ValueError as err:
+            notes.append(f"{path}: unreadable record left alone ({str(err).splitlines()[0]})")
+            continue
+        if record.status == "ok":
+            out.append((path, record))
+    return out
+
+
 def load_records(suite_dir: Path) -> list[Record]:
     return [read_record(p) for p in sorted(Path(suite_dir).glob("*/record.json"))]
 

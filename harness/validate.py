@@ -216,10 +216,8 @@ class _Checker:
         if ref.startswith("hf:"):
             self.notes.append(f"{path}.data: {ref!r} is a hub dataset; not checked offline")
             return
-        try:
-            columns = sources.columns(ref, split, self.base_dir)
-        except HarnessError as err:
-            self.problem(f"{path}.data", str(err))
+        columns = self.columns(path, ref, split)
+        if columns is None:
             return
         missing = sorted({"question", "choices", "answer"} - columns)
         if missing:
@@ -271,6 +269,14 @@ class _Checker:
             if key not in accepted:
                 self.problem(f"{path}.{key}", f"{metric} takes no argument {key!r}; it takes: {', '.join(sorted(accepted))}")
 
+    def columns(self, path: str, ref: str, split: str) -> set[str] | None:
+        """The split's column names, or None after reporting why it cannot be read."""
+        try:
+            return sources.columns(ref, split, self.base_dir)
+        except HarnessError as err:
+            self.problem(f"{path}.data", str(err))
+            return None
+
     def data(self, path: str, ref: str, split: Any, template: Any, extra_fields: dict[str, set[str]] | None = None,
              mapping: Any = None) -> None:
         """The data exists, the split can be read, and the template's fields are columns."""
@@ -284,10 +290,8 @@ class _Checker:
             return
         if not isinstance(split, str):
             return
-        try:
-            columns = sources.columns(ref, split, self.base_dir)
-        except HarnessError as err:
-            self.problem(f"{path}.data", str(err))
+        columns = self.columns(path, ref, split)
+        if columns is None:
             return
         if isinstance(mapping, dict):  # columns: {new: existing}
             for new, old in mapping.items():
