@@ -1,4 +1,4 @@
-"""The `harness` command: run, validate, score, ls.
+"""The `harness` command: run, validate, report, score, ls, models.
 
 The only module that prints. Errors a user can cause (HarnessError) become one message
 and exit code 2, never a traceback. Heavy imports happen inside the commands that need
@@ -83,16 +83,20 @@ def validate(suite: str) -> None:
               help="Folder for records: RESULTS/<suite>/<variant_id>/record.json.")
 @click.option("--only", "only", default=None, metavar="GLOB", help="Run only variants whose name matches (e.g. 'lora*').")
 @click.option("--force", is_flag=True, help="Recompute variants that already have an ok record.")
+@click.option("--leaderboard", "leaderboard", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Where the HTML leaderboard goes when the run ends.  [default: leaderboards/<suite>.html]")
 @user_errors
-def run(suite: str, results_dir: str, only: str | None, force: bool) -> None:
+def run(suite: str, results_dir: str, only: str | None, force: bool, leaderboard: str | None) -> None:
     """Train and evaluate every variant of SUITE, writing one record per variant.
 
     Variants with an ok record are skipped (ids hash the resolved spec and the data, so a
-    change anywhere reruns what it touches). Exit 0 if every variant is ok, 1 if any
+    change anywhere reruns what it touches). When all have run, the paired comparisons are
+    computed and the HTML leaderboard is written. Exit 0 if every variant is ok, 1 if any
     failed (the others still run), 2 for bad input.
     """
     from harness.executors import local
     from harness.plan import plan
+    from harness.results import write_suite_copy
 
     loaded = _load(suite)
     variants = plan(loaded)
@@ -101,6 +105,7 @@ def run(suite: str, results_dir: str, only: str | None, force: bool) -> None:
         if not variants:
             raise UserError(f"--only {only!r} matches no variant of {suite}")
     out = Path(results_dir) / loaded.suite.name
+    write_suite_copy(out, Path(suite).read_text(encoding="utf-8"))
     click.echo(f"suite {loaded.suite.name}: {len(variants)} variant(s) -> {out}/")
 
     counts = {"ok": 0, "failed": 0, "skipped": 0, "busy": 0}
@@ -114,7 +119,23 @@ def run(suite: str, results_dir: str, only: str | None, force: bool) -> None:
     click.echo(f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped"
                + (f", {counts['busy']} busy" if counts["busy"] else "") + f" in {took:.1f}s; records in {out}/")
     click.echo(_compare(out))
+    _write_leaderboard(out, Path(leaderboard) if leaderboard else None)
     sys.exit(1 if counts["failed"] or counts["busy"] else 0)
+
+
+def _write_leaderboard(suite_dir: Path, path: Path | None) -> None:
+    """The page at the end of a run; records are already safe, so a problem here is only reported."""
+    from harness.leaderboard import build_table, render
+    from harness.results import write_text_atomic
+
+    try:
+        table = build_table(suite_dir)
+        path = path or Path("leaderboards") / f"{table.suite}.html"
+        write_text_atomic(path, render([table], "html"))
+    except (HarnessError, OSError) as err:
+        click.echo(f"leaderboard not written: {err}", err=True)
+        return
+    click.echo(f"leaderboard: {path}")
 
 
 def _report(outcomes, total: int, counts: dict[str, int]) -> None:
@@ -179,6 +200,63 @@ def score(results: str, metrics: str | None) -> None:
             click.echo(f"note: {note}", err=True)
         if done.comparison is not None:
             click.echo(f"  {done.comparison.line()}")
+
+
+@main.command()
+@click.argument("source", metavar="RESULTS_DIR_OR_SUITE", type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "csv", "json"]), default="html", show_default=True,
+              help="html: the page (charts, examples, provenance); md: tables for CI summaries and pull requests; "
+                   "csv: one row per variant and metric; json: the whole table.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write here. Default: html to leaderboards/<suite>.html, the other formats to stdout.")
+@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Where the records are, when SOURCE is a suite file (RESULTS/<suite name>/).")
+@click.option("--examples", default=20, show_default=True, type=click.IntRange(min=0),
+              help="html: examples per eval in the per-example view (those the variants disagree on most).")
+@user_errors
+def report(source: str, fmt: str, out: str | None, results_dir: str, examples: int) -> None:
+    """Build the leaderboard of a suite from its records alone (no model, no torch).
+
+    RESULTS_DIR_OR_SUITE is a results/<suite> folder, a results folder holding several
+    suites, or a suite YAML file (its records are looked up under --results). Seeds fold into
+    mean ± std; the best value of each column is marked, and values not significantly
+    different from it (paired tests from `harness run` or `harness score`) are marked as tied.
+    """
+    from harness.leaderboard import build_table, render
+    from harness.results import write_text_atomic
+
+    tables = [build_table(d) for d in _report_dirs(Path(source), Path(results_dir))]
+    if out and len(tables) > 1:
+        raise UserError(f"{source} holds {len(tables)} suites; give one results/<suite> folder with --out")
+    if fmt == "html":
+        for table in tables:
+            path = Path(out) if out else Path("leaderboards") / f"{table.suite}.html"
+            text = render([table], "html", examples)
+            write_text_atomic(path, text)
+            click.echo(f"{path}  ({len(text.encode()) / 1e3:,.0f} kB, {len(table.rows)} variants)")
+        return
+    text = render(tables, fmt)
+    if out:
+        write_text_atomic(Path(out), text)
+        click.echo(f"{out}  ({len(tables[0].rows)} variants)", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+def _report_dirs(source: Path, results_dir: Path) -> list[Path]:
+    from harness.results import suite_dirs
+    from harness.spec import read_yaml
+
+    if source.is_dir():
+        return suite_dirs(source)
+    name = read_yaml(source).get("name")
+    if not isinstance(name, str) or not name:
+        raise HarnessError(f"{source}: a suite file names its suite (name: ...); none found")
+    folder = results_dir / name
+    if not any(folder.glob("*/record.json")):
+        raise HarnessError(f"{folder}: no records of suite {name!r}; run `harness run {source}` first "
+                           "or point --results at the folder holding them")
+    return [folder]
 
 
 @main.command(name="ls")

@@ -33,7 +33,8 @@ from harness.compare import Summary, compare_suite
 from harness.data import sources
 from harness.errors import HarnessError
 from harness.registry import METRICS
-from harness.results import COMPARISON_KEYS, Busy, Record, Score, locked, ok_records, read_record, write_jsonl_atomic, write_record
+from harness.results import (COMPARISON_KEYS, Busy, Record, Score, locked, ok_records, read_record, suite_dirs,
+                             write_jsonl_atomic, write_record)
 
 
 @dataclass
@@ -46,19 +47,6 @@ class SuiteRescore:
     added: int = 0  # ... and scores that were not there before
     notes: list[str] = field(default_factory=list)
     comparison: Summary | None = None
-
-
-def suite_dirs(results: Path) -> list[Path]:
-    """RESULTS itself when it holds variant folders, else each suite folder inside it."""
-    results = Path(results)
-    if not results.is_dir():
-        raise HarnessError(f"{results}: no such folder; give a results/<suite> folder or a results folder holding suites")
-    if any(results.glob("*/record.json")):
-        return [results]
-    found = sorted({p.parent.parent for p in results.glob("*/*/record.json")})
-    if not found:
-        raise HarnessError(f"{results}: no records found (expected <suite>/<variant_id>/record.json under it)")
-    return found
 
 
 def rescore(results: Path, metrics: list[str] | None = None) -> list[SuiteRescore]:

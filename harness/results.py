@@ -19,6 +19,8 @@ from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from harness.errors import HarnessError
+
 SCHEMA_VERSION = 1
 
 
@@ -153,22 +155,44 @@ def existing_ok(directory: Path) -> Record | None:
     return record if record.status == "ok" else None
 
 
-def ok_records(suite_dir: Path, notes: list[str]) -> list[tuple[Path, Record]]:
-    """(path, record) of each ok record in a suite folder; unreadable ones noted and skipped."""
+def readable_records(suite_dir: Path, notes: list[str]) -> list[tuple[Path, Record]]:
+    """(path, record) of every record in a suite folder, ok or failed; unreadable ones noted and skipped."""
     out = []
     for path in sorted(Path(suite_dir).glob("*/record.json")):
         try:
-            record = read_record(path)
+            out.append((path, read_record(path)))
         except ValueError as err:
             notes.append(f"{path}: unreadable record left alone ({str(err).splitlines()[0]})")
-            continue
-        if record.status == "ok":
-            out.append((path, record))
     return out
 
 
-def load_records(suite_dir: Path) -> list[Record]:
-    return [read_record(p) for p in sorted(Path(suite_dir).glob("*/record.json"))]
+def ok_records(suite_dir: Path, notes: list[str]) -> list[tuple[Path, Record]]:
+    """(path, record) of each ok record in a suite folder; unreadable ones noted and skipped."""
+    return [(path, record) for path, record in readable_records(suite_dir, notes) if record.status == "ok"]
+
+
+def suite_dirs(results: Path) -> list[Path]:
+    """RESULTS itself when it holds variant folders, else each suite folder inside it."""
+    results = Path(results)
+    if not results.is_dir():
+        raise HarnessError(f"{results}: no such folder; give a results/<suite> folder or a results folder holding suites")
+    if any(results.glob("*/record.json")):
+        return [results]
+    found = sorted({p.parent.parent for p in results.glob("*/*/record.json")})
+    if not found:
+        raise HarnessError(f"{results}: no records found (expected <suite>/<variant_id>/record.json under it)")
+    return found
+
+
+# `harness run` keeps the suite file as written beside the records, for the leaderboard's provenance.
+SUITE_COPY = "suite.yaml"
+
+
+def write_suite_copy(suite_dir: Path, text: str) -> Path:
+    path = Path(suite_dir) / SUITE_COPY
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:  # a rerun leaves the folder untouched
+        write_text_atomic(path, text)
+    return path
 
 
 class Busy(Exception):

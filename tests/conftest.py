@@ -17,6 +17,12 @@ def pytest_collection_modifyitems(session, config, items):
         raise pytest.UsageError("no tests were collected: check the test paths and -k/-m filters")
 
 
+@pytest.fixture(autouse=True)
+def _cwd_in_tmp(tmp_path, monkeypatch):
+    # `harness run` writes leaderboards/<suite>.html under the working directory: keep tests out of the repo.
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def write_suite(tmp_path):
     """write_suite(yaml_text, name='suite.yaml') -> path of a suite file in tmp_path."""
