@@ -17,9 +17,19 @@ def pytest_collection_modifyitems(session, config, items):
         raise pytest.UsageError("no tests were collected: check the test paths and -k/-m filters")
 
 
+# `harness run` writes leaderboards/<suite>.html under the working directory: tests run
+# elsewhere, so none writes into the repository. The session-wide folder serves fixtures
+# of a wider scope (they start before any test's own tmp_path exists).
+@pytest.fixture(scope="session", autouse=True)
+def _cwd_for_the_session(tmp_path_factory):
+    patch = pytest.MonkeyPatch()
+    patch.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def _cwd_in_tmp(tmp_path, monkeypatch):
-    # `harness run` writes leaderboards/<suite>.html under the working directory: keep tests out of the repo.
     monkeypatch.chdir(tmp_path)
 
 

@@ -66,7 +66,8 @@ def rows(suite_dir, folder, ev):
 @pytest.mark.slow
 def test_run_ends_with_comparisons_in_every_record(ran):
     results, output = ran
-    assert output.rstrip().splitlines()[-1] == "compared 3 variants with the baseline and the best (paired tests)"
+    last = output.rstrip().splitlines()[-2:]
+    assert last == ["compared 3 variants with the baseline and the best (paired tests)", "leaderboard: leaderboards/cmp.html"]
     recs = records(results / "cmp")
     base = next(r for r in recs.values() if r["method"] == "baseline")
     tuned = [r for r in recs.values() if r["method"] == "lora"]
