@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
 from harness.errors import HarnessError
 from harness.registry import METRICS
 from harness.results import SUITE_COPY, Record, readable_records
@@ -130,9 +132,6 @@ class Table:
     def column(self, key: str) -> Column:
         return next(c for c in self.columns if c.key == key)
 
-    def runs(self) -> list[Run]:
-        return [run for row in self.rows for run in row.runs]
-
 
 def build_table(suite_dir: Path) -> Table:
     """The table of one results/<suite> folder (ok and failed records alike)."""
@@ -173,7 +172,8 @@ def summary(table: Table) -> str:
     tuned = [r for r in rows if not r.is_baseline]
     ok = sum(r.status == "ok" for r in rows)
     seeds = sorted({len(r.runs) for r in tuned}) or [1]
-    text = (f"{len(rows)} variants ({len(tuned)} tuned and the baseline) on {', '.join(table.models)}: "
+    base = "the baseline" if len(rows) - len(tuned) == 1 else f"{len(rows) - len(tuned)} baselines"
+    text = (f"{len(rows)} variants ({len(tuned)} tuned and {base}) on {', '.join(table.models)}: "
             f"{ok} ok, {len(rows) - ok} failed; {'/'.join(map(str, seeds))} seed(s) each.")
     if table.primary:
         col = table.column(table.primary)
@@ -182,8 +182,6 @@ def summary(table: Table) -> str:
 
 
 def _description(suite_copy: Path) -> str:
-    import yaml
-
     try:
         raw = yaml.safe_load(suite_copy.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
@@ -192,7 +190,7 @@ def _description(suite_copy: Path) -> str:
 
 
 def _newest(found: list[tuple[Path, Record]], notes: list[str]) -> list[Record]:
-    """One record per (model, name, seed): the newest; the order of first appearance kept."""
+    """One record per (model, name, seed): the newest. Baselines first, then by variant id."""
     newest: dict[tuple[str, str, int], Record] = {}
     stale = 0
     for _, record in sorted(found, key=lambda pr: (pr[1].finished_at or "", pr[1].variant_id)):
