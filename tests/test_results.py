@@ -57,3 +57,16 @@ def test_number_lists_are_compact_and_strings_untouched(tmp_path):
     text = (tmp_path / "x.json").read_text()
     assert "[1, 2.5]" in text and "keep [1,  2] as written" in text
     assert json.loads(text) == obj
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    import os
+
+    from harness.results import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "page.html", "<!doctype html>")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "page.html").stat().st_mode & 0o777 == 0o644  # readable by a web server or a colleague
