@@ -160,6 +160,9 @@ class EvalSpec(_Strict):
     kind: Literal["generation", "classification", "multiple_choice", "lm_eval"] = "generation"
     subjects: list[str] | None = None  # multiple_choice on mmlu:FOLDER: these subjects (default: all)
     shots: int = Field(0, ge=0)  # multiple_choice: examples from the dev split before each question
+    # multiple_choice: letters scores " A".." D" after lettered choices (lm-eval's mmlu);
+    # continuation scores each choice's text after "Answer:" (lm-eval's mmlu_continuation).
+    format: Literal["letters", "continuation"] = "letters"
     task: str | None = None  # lm_eval: a task name, or a task YAML file (with include_path)
     include_path: str | None = None  # lm_eval: folder of task YAMLs
     # A forgetting check: scored on the base model and every variant, the change recorded
@@ -182,6 +185,8 @@ class EvalSpec(_Strict):
     def _classification_has_labels(self):
         if self.kind == "classification" and self.label is None:
             raise ValueError("a classification eval names its label column: label: COLUMN")
+        if self.format != "letters" and self.kind != "multiple_choice":
+            raise ValueError("format applies to multiple_choice evals only")
         return self
     batch_size: int = Field(8, gt=0)
 

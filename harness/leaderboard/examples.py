@@ -33,6 +33,15 @@ def _cut_end(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def _answer(row: dict, value: Any) -> str:
+    """A multiple-choice letter with the text it stands for ("B. 1,800"); anything else as it is."""
+    choices = row.get("choices")
+    letter = str(value)
+    if isinstance(choices, list) and len(letter) == 1 and "A" <= letter < chr(ord("A") + len(choices)):
+        return f"{letter}. {choices[ord(letter) - ord('A')]}"
+    return letter
+
+
 def _numbers(scores: Any) -> dict[str, float]:
     if not isinstance(scores, dict):
         return {}
@@ -83,13 +92,13 @@ def example_view(table: Table, limit: int, notes: list[str]) -> list[dict[str, A
         for i in ids:
             first = next(iter(per_row.values()))[i]
             outputs = [{"row": key, "name": names[key],
-                        "prediction": _cut_end(str(rows[i].get("prediction", "")), OUTPUT_CHARS),
+                        "prediction": _cut_end(_answer(rows[i], rows[i].get("prediction", "")), OUTPUT_CHARS),
                         "scores": _numbers(rows[i].get("scores"))} for key, rows in per_row.items()]
             refs = first.get("references") if isinstance(first.get("references"), list) else []
             examples.append({
                 "id": i, "prompt": _cut_start(str(first.get("prompt", "")), PROMPT_CHARS),
                 "prompt_cut": len(str(first.get("prompt", ""))) > PROMPT_CHARS,
-                "references": [_cut_end(str(x), OUTPUT_CHARS) for x in refs[:MAX_REFERENCES]],
+                "references": [_cut_end(_answer(first, x), OUTPUT_CHARS) for x in refs[:MAX_REFERENCES]],
                 "more_references": max(0, len(refs) - MAX_REFERENCES),
                 "subject": first.get("subject"), "outputs": outputs,
                 "disagreement": _disagreement(outputs, metric),

@@ -1,10 +1,11 @@
 """Parity with lm-eval: on the same MMLU questions and the same model, our multiple_choice
 eval and lm-eval's simple_evaluate give the same prompts, the same choice log-likelihoods
-(to float rounding) and exactly the same acc and acc_norm, 0-shot and 5-shot.
+(to float rounding) and exactly the same acc and acc_norm: lettered choices (lm-eval's mmlu)
+0-shot and 5-shot, and choice texts (its mmlu_continuation) 2-shot.
 
-lm-eval's side is its own mmlu task YAML per subject (lm_eval/tasks/mmlu/default/
-mmlu_SUBJECT.yaml, which includes _default_template_yaml), with only the dataset swapped for
-local files: our side reads the first questions of each subject's test CSV (copied into
+lm-eval's side is its own task YAML per subject (lm_eval/tasks/mmlu/default/mmlu_SUBJECT.yaml,
+which includes _default_template_yaml, and continuation/mmlu_SUBJECT.yaml, which includes
+_continuation_template_yaml), with only the dataset swapped for local files: our side reads the first questions of each subject's test CSV (copied into
 tmp_path) and its dev CSV; lm-eval reads the same rows converted to cais/mmlu's fields
 (question, subject, choices, answer index) as json, because its csv loader would let
 pandas retype answers such as "0.50". Slow: the real built-in model on two small subjects.
@@ -54,13 +55,13 @@ def smollm2():
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> tuple[Path, list[str]]:
-    """(our MMLU folder, lm-eval task YAMLs) over the same rows."""
+def data(tmp_path_factory) -> tuple[Path, dict[str, list[str]]]:
+    """(our MMLU folder, lm-eval task YAMLs per format) over the same rows."""
     import lm_eval
 
     root = tmp_path_factory.mktemp("parity")
-    templates = Path(lm_eval.__file__).parent / "tasks" / "mmlu" / "default"
-    yamls = []
+    tasks = Path(lm_eval.__file__).parent / "tasks" / "mmlu"
+    yamls: dict[str, list[str]] = {"letters": [], "continuation": []}
     for subject in SUBJECTS:
         files = {}
         for split, source, n in (("test", MMLU / "test" / f"{subject}_test.csv", QUESTIONS),
@@ -75,17 +76,19 @@ def data(tmp_path_factory) -> tuple[Path, list[str]]:
             files[split].parent.mkdir(parents=True, exist_ok=True)
             files[split].write_text("".join(json.dumps({"question": r[0], "subject": subject, "choices": r[1:5],
                                                         "answer": "ABCD".index(r[5])}) + "\n" for r in rows))
-        task = root / "lm_eval" / f"local_mmlu_{subject}.yaml"
-        task.write_text(
-            f"include: {templates / f'mmlu_{subject}.yaml'}\n"
-            f"task: local_mmlu_{subject}\n"
-            "dataset_path: json\n"
-            "dataset_name: null\n"
-            f"dataset_kwargs:\n  data_files:\n    test: {files['test']}\n    dev: {files['dev']}\n"
-            "metric_list:\n  - metric: acc\n    aggregation: mean\n    higher_is_better: true\n"
-            "  - metric: acc_norm\n    aggregation: mean\n    higher_is_better: true\n"
-        )
-        yamls.append(str(task))
+        for fmt, folder in (("letters", "default"), ("continuation", "continuation")):
+            task = root / "lm_eval" / f"local_{fmt}_{subject}.yaml"
+            task.write_text(
+                f"include: {tasks / folder / f'mmlu_{subject}.yaml'}\n"
+                f"task: local_{fmt}_{subject}\n"
+                "tag: null\n"
+                "dataset_path: json\n"
+                "dataset_name: null\n"
+                f"dataset_kwargs:\n  data_files:\n    test: {files['test']}\n    dev: {files['dev']}\n"
+                "metric_list:\n  - metric: acc\n    aggregation: mean\n    higher_is_better: true\n"
+                "  - metric: acc_norm\n    aggregation: mean\n    higher_is_better: true\n"
+            )
+            yamls[fmt].append(str(task))
     return root / "mmlu", yamls
 
 
@@ -99,23 +102,24 @@ def lm_eval_run(model, tokenizer, yamls: list[str], shots: int) -> dict:
                            log_samples=True, bootstrap_iters=0)
 
 
-@pytest.mark.parametrize("shots", [0, 5])
-def test_acc_and_acc_norm_equal_lm_evals(offline, smollm2, data, shots):
+@pytest.mark.parametrize("fmt, shots", [("letters", 0), ("letters", 5), ("continuation", 2)])
+def test_acc_and_acc_norm_equal_lm_evals(offline, smollm2, data, fmt, shots):
     model, tokenizer = smollm2
     folder, yamls = data
     ev = EvalSpec(name="mmlu", data=f"mmlu:{folder}", kind="multiple_choice", subjects=SUBJECTS, shots=shots,
-                  metrics=["acc", "acc_norm"], batch_size=8)
+                  format=fmt, metrics=["acc", "acc_norm"], batch_size=8)
     ours, rows = evaluate(model, tokenizer, ev, Path("."))
-    theirs = lm_eval_run(model, tokenizer, yamls, shots)
+    theirs = lm_eval_run(model, tokenizer, yamls[fmt], shots)
 
     assert len(rows) == len(SUBJECTS) * QUESTIONS
     for subject in SUBJECTS:
-        task = f"local_mmlu_{subject}"
+        task = f"local_{fmt}_{subject}"
         samples = sorted(theirs["samples"][task], key=lambda s: s["doc_id"])
         mine = [r for r in rows if r["subject"] == subject]
         assert len(samples) == len(mine) == QUESTIONS
         for row, sample in zip(mine, samples):
-            assert [list(a) for a in sample["arguments"]] == [[row["prompt"], f" {x}"] for x in "ABCD"]
+            scored = "ABCD" if fmt == "letters" else row["choices"]
+            assert [list(a) for a in sample["arguments"]] == [[row["prompt"], f" {x}"] for x in scored]
             assert [r[0] for r in sample["filtered_resps"]] == pytest.approx(row["choice_logprobs"], abs=1e-4)
             assert row["scores"]["acc"] == sample["acc"] and row["scores"]["acc_norm"] == sample["acc_norm"]
         result = theirs["results"][task]
@@ -123,6 +127,6 @@ def test_acc_and_acc_norm_equal_lm_evals(offline, smollm2, data, shots):
         assert round(ours["acc"]["per_subject"][subject] * QUESTIONS) == round(result["acc,none"] * QUESTIONS)
         assert round(ours["acc_norm"]["per_subject"][subject] * QUESTIONS) == round(result["acc_norm,none"] * QUESTIONS)
     # and over both subjects together
-    right = {m: sum(round(theirs["results"][f"local_mmlu_{s}"][f"{m},none"] * QUESTIONS) for s in SUBJECTS) for m in ("acc", "acc_norm")}
+    right = {m: sum(round(theirs["results"][f"local_{fmt}_{s}"][f"{m},none"] * QUESTIONS) for s in SUBJECTS) for m in ("acc", "acc_norm")}
     for metric in ("acc", "acc_norm"):
         assert round(ours[metric]["value"] * len(rows)) == right[metric]

@@ -79,7 +79,7 @@ def test_rows_carry_what_rescoring_needs(tiny, folder):
     # re-scoring the saved rows gives the stored numbers
     saved = [json.loads(json.dumps(r)) for r in rows]
     again = score_choices(saved)
-    assert {m: r.to_record() for m, r in again.items()} == {m: {k: v for k, v in s.items() if k not in ("shots", "predicted_by")}
+    assert {m: r.to_record() for m, r in again.items()} == {m: {k: v for k, v in s.items() if k not in ("shots", "format", "predicted_by")}
                                                              for m, s in scores.items()}
 
 
@@ -159,3 +159,21 @@ def test_real_model_choice_scores_do_not_depend_on_batch_size():
     np.testing.assert_allclose([r["choice_logprobs"] for r in one], [r["choice_logprobs"] for r in sixteen], atol=1e-5, rtol=0)
     assert scores1["acc"]["value"] == scores16["acc"]["value"]
     assert [r["prediction"] for r in one] == [r["prediction"] for r in sixteen]
+
+
+def test_continuation_format_scores_the_choice_texts(tiny, folder):
+    """lm-eval's mmlu_continuation: 'Question: ...' prompts, shots answered with their text,
+    each choice's own text scored, acc_norm by its length."""
+    model, tok = tiny
+    scores, rows = evaluate(model, tok, mc(shots=1, split="test[:2]", format="continuation"), folder.parent.parent)
+    first = rows[0]
+    assert first["prompt"] == ("The following are questions (with answers) about high school x.\n\n"
+                               "Question: dev high_school_x 0\nAnswer: y\n\n"
+                               "Question: high_school_x question 0\nAnswer:")
+    assert first["choices"] == ["opt0a", "opt 0 b", "c", "d"] and first["choice_lengths"] == [5, 7, 1, 1]
+    assert first["references"] == ["A"] and scores["acc"]["format"] == "continuation"
+    assert scores["acc_norm"]["predicted_by"] == "log-likelihood of each choice's text"
+    # the texts are what was scored: the likeliest per character need not be the likeliest
+    for row in rows:
+        per_char = np.asarray(row["choice_logprobs"]) / np.asarray(row["choice_lengths"])
+        assert row["scores"]["acc_norm"] == float("ABCD"[int(np.argmax(per_char))] == row["references"][0])

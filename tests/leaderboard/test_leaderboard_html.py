@@ -90,3 +90,12 @@ def test_twenty_variants_with_long_outputs_stay_under_five_megabytes(tmp_path):
     page = render([build_table(tmp_path)], "html")
     assert len(page.encode("utf-8")) < 5_000_000, len(page.encode("utf-8"))
     assert page.count('class="example"') == 3 * 20  # 20 most telling examples per eval, the rest stay in the records
+
+
+def test_multiple_choice_examples_show_the_letters_with_their_texts(tmp_path):
+    rows = [{"id": 0, "prompt": "Question: How many seconds are there in 30 minutes?\nAnswer:", "prediction": "B",
+             "references": ["A"], "choices": ["1,800", "180", "18,000", "1,860"], "scores": {"acc": 0.0}}]
+    write(tmp_path, [record("baseline", "baseline", metrics={"arith": {"acc": 0.0}}, variant_id="b")],
+          predictions={"b": {"arith": rows}})
+    page = render([build_table(tmp_path)], "html")
+    assert "B. 180</pre>" in page and "A. 1,800</li>" in page

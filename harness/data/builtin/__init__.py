@@ -4,7 +4,8 @@ A suite names one as `builtin:NAME`. Each task brings its splits, a generator ve
 (part of the data fingerprint), a default prompt template and, for generation tasks, the
 field holding several references per example.
 
-Tasks so far: data2text (generation) and sentiment (classification). Later tasks are
+Tasks so far: data2text (generation), sentiment (classification) and arithmetic
+(multiple choice, MMLU-style: a retention check). Later tasks are
 added the same way: write harness/data/builtin/NAME.py with GENERATOR_VERSION and
 generate(split), add a BuiltinTask below, and add one line to harness/catalog.py so
 `harness ls tasks` lists it.
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.data.builtin import data2text, sentiment
+from harness.data.builtin import arithmetic, data2text, sentiment
 from harness.data.templates import Template
 
 
@@ -50,4 +51,15 @@ SENTIMENT = BuiltinTask(
     references_field=None,
 )
 
-BUILTIN_TASKS: dict[str, BuiltinTask] = {task.name: task for task in (DATA2TEXT, SENTIMENT)}
+ARITHMETIC = BuiltinTask(
+    name="arithmetic",
+    help="MMLU-style multiple choice: two-digit sums, differences, products and metric unit conversions; acc",
+    splits=tuple(arithmetic.SPLIT_SIZES),
+    version=arithmetic.GENERATOR_VERSION,
+    generate=arithmetic.generate,
+    # for training on it; a multiple_choice eval uses lm-eval's mmlu prompt instead
+    default_template=Template(prompt="Question: {{question}}\nAnswer:", completion=" {{choices[answer]}}"),
+    references_field=None,
+)
+
+BUILTIN_TASKS: dict[str, BuiltinTask] = {task.name: task for task in (DATA2TEXT, SENTIMENT, ARITHMETIC)}
