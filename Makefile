@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # A CPU build of torch; on a CUDA machine run e.g. `make demo TORCH=torch`.
 TORCH  ?= torch==2.13.0
-SUITE  ?= suites/smoke.yaml
+SUITE  ?= suites/quickstart.yaml
 
 .PHONY: install demo test clean
 
@@ -25,4 +25,4 @@ test: install
 	$(VENV)/bin/pytest
 
 clean:
-	rm -rf $(VENV) results/smoke leaderboards/*.html
+	rm -rf $(VENV) results/quickstart results/smoke leaderboards/*.html

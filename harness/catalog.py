@@ -16,7 +16,7 @@ METHODS.register("linear_probe", "harness.methods.linear_probe:LINEAR_PROBE", "f
 METHODS.register("ulmfit", "harness.methods.ulmfit:ULMFIT", "ULMFiT: discriminative rates (2.6), slanted triangular schedule, gradual unfreezing")
 METHODS.register("lora", "harness.methods.lora:LORA", "LoRA (peft): low-rank adapters on the linear layers, base frozen")
 METHODS.register("dora", "harness.methods.lora:DORA", "DoRA (peft): LoRA on the weights' direction plus a trained magnitude, base frozen")
-METHODS.register("qlora", "harness.methods.qlora:QLORA", "QLoRA: LoRA (peft) on a base quantized to 4-bit NF4 (bitsandbytes, double quantization, bf16 compute)")
+METHODS.register("qlora", "harness.methods.qlora:QLORA", "QLoRA: LoRA (peft) on a base quantized to 4-bit NF4 (bitsandbytes, double quantization; bf16 compute where native)")
 METHODS.register("ia3", "harness.methods.peft_methods:IA3", "IA3 (peft): learned scaling vectors on keys, values and feed-forward activations, base frozen")
 METHODS.register("prompt_tuning", "harness.methods.peft_methods:PROMPT_TUNING", "prompt tuning (peft): learned soft-prompt embeddings before the input, base frozen")
 METHODS.register("p_tuning", "harness.methods.peft_methods:P_TUNING", "P-tuning (peft): virtual tokens from a trained prompt encoder (MLP or LSTM), base frozen")

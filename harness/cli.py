@@ -139,14 +139,19 @@ def _write_leaderboard(suite_dir: Path, path: Path | None) -> None:
 
 
 def _report(outcomes, total: int, counts: dict[str, int]) -> None:
-    """One line as each variant starts, one summary line as it ends."""
-    position = 0
+    """One line as each variant starts (with the time the rest should take, from the
+    variants run so far), one summary line as it ends."""
+    position, took = 0, []
     for outcome in outcomes:
         v = outcome.variant
         if outcome.state == "started":
             position += 1
-            click.echo(f"[{position}/{total}] {v.name} (method {v.method}, seed {v.seed}) ...")
+            left = total - sum(counts.values())  # this one included; later skips make it an overestimate
+            eta = f"; about {_duration(sum(took) / len(took) * left)} left" if took else ""
+            click.echo(f"[{position}/{total}] {v.name} (method {v.method}, seed {v.seed}){eta} ...")
             continue
+        if outcome.state in ("ok", "failed"):
+            took.append(outcome.seconds)
         counts[outcome.state] += 1
         if outcome.state == "skipped":
             click.echo(f"  skip  {v.label()}: ok record exists ({outcome.directory}); --force recomputes")
@@ -156,6 +161,10 @@ def _report(outcomes, total: int, counts: dict[str, int]) -> None:
             click.echo(f"  ok    {v.label()}  {_summary(outcome.record)}  {outcome.seconds:.1f}s")
         else:
             click.echo(f"  FAIL  {v.label()}: {outcome.record.error}  ({outcome.directory})")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def _summary(record) -> str:

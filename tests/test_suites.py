@@ -54,3 +54,36 @@ def test_smoke_suite_trains_every_method(tmp_path):
         if r["method"] not in ("baseline", "linear_probe"):
             curve = [loss for _, loss in r["train_curve"]]
             assert min(curve[-5:]) < curve[0], name  # every method's training moved its loss down
+
+
+@pytest.mark.slow
+def test_quickstart_runs_shrunk_on_the_real_model(tmp_path):
+    """suites/quickstart.yaml as `make demo` runs it, with every size cut to a few examples
+    and steps (the full run is measured in the README): the real model trains, the
+    retention check and the drift probe fill the forgetting columns, the page is written."""
+    import json
+
+    import yaml
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    raw = yaml.safe_load((ROOT / "suites" / "quickstart.yaml").read_text())
+    raw["train"].update(steps=2, limit=8)
+    raw["drift_probe"] = {"prompts": 2, "max_new_tokens": 4}
+    for ev in raw["evals"]:
+        ev["limit"] = 4
+        ev.pop("max_new_tokens", None)
+    raw["evals"][0]["max_new_tokens"] = 8
+    suite = tmp_path / "quickstart.yaml"
+    suite.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["run", str(suite), "--results", str(tmp_path / "r"), "--only", "[bl]*"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "leaderboard: leaderboards/quickstart.html" in result.output and (tmp_path / "leaderboards" / "quickstart.html").is_file()
+    records = {r["name"]: r for r in (json.loads(p.read_text()) for p in (tmp_path / "r" / "quickstart").glob("*/record.json"))}
+    assert sorted(records) == ["baseline", "lora-r8"]
+    lora = records["lora-r8"]
+    assert lora["metrics"]["arithmetic"]["acc"]["format"] == "continuation" and "arithmetic" in lora["forgetting"]
+    assert lora["drift"]["value"] is not None and len(lora["train_curve"]) == 2
+    assert lora["cost"]["trainable_params"] == 2_442_240  # r=8 on every linear layer of SmolLM2-135M
