@@ -1,37 +1,96 @@
-"""Every suite shipped in suites/ validates and plans."""
+"""Every suite shipped in suites/ validates; the quickstart and the local-file suites run
+shrunk on the real model, reading the real data in ../shared/data."""
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from harness.cli import main
 from harness.plan import plan
 from harness.spec import load_suite
 
-from conftest import ROOT
+from conftest import ROOT, SHARED_DATA
 
 SUITES = sorted((ROOT / "suites").glob("*.yaml"))
+LOCAL_DATA_SUITES = ["scitldr", "ntrex-en-de", "mmlu-retention"]  # data root ${HARNESS_DATA:-data}
+HUB_SUITES = ["dialogsum", "wmt16-en-de", "mmlu-hub"]  # model and data from the hub
+
+
+@pytest.fixture
+def shared_data(monkeypatch):
+    """HARNESS_DATA pointing at the real datasets beside the project (absolute: the suites
+    resolve a relative root from their own folder)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"the shared datasets are not at {SHARED_DATA}")
+    monkeypatch.setenv("HARNESS_DATA", str(SHARED_DATA.resolve()))
 
 
 def test_there_are_suites():
     assert SUITES, "suites/ holds no suite"
+    names = {p.stem for p in SUITES}
+    assert {"quickstart", "smoke", *LOCAL_DATA_SUITES, *HUB_SUITES} <= names
 
 
 @pytest.mark.parametrize("path", SUITES, ids=lambda p: p.name)
-def test_suite_validates_and_plans(path):
+def test_suite_validates_and_plans(path, shared_data):
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"{path}: ok" in result.output
     loaded = load_suite(path)
     variants = plan(loaded)
     assert variants and variants[0].method == "baseline"
     assert loaded.suite.name == path.stem
+    hub = path.stem in HUB_SUITES  # offline, what is on the hub is said, not checked
+    assert ("not checked offline" in result.output) == hub, result.output
+
+
+def test_local_suites_name_the_missing_data_without_harness_data(monkeypatch):
+    monkeypatch.delenv("HARNESS_DATA", raising=False)
+    result = CliRunner().invoke(main, ["validate", str(ROOT / "suites" / "ntrex-en-de.yaml")])
+    assert result.exit_code == 2
+    assert f"{ROOT / 'suites' / 'data' / 'ntrex' / 'newstest2019-src.eng.txt'} does not exist" in result.output
+
+
+def shrunk(name: str, tmp_path, **train) -> tuple:
+    """suites/NAME.yaml cut to a CI size: a few training steps and examples, a few scored
+    examples with short generations, a short drift probe. Returns (suite path, raw)."""
+    raw = yaml.safe_load((ROOT / "suites" / f"{name}.yaml").read_text())
+    raw["train"].update(steps=2, limit=8, **train)
+    if "drift_probe" in raw:
+        raw["drift_probe"] = {"prompts": 2, "max_new_tokens": 4}
+    for ev in raw["evals"]:
+        ev["limit"] = 4
+        if ev.get("kind", "generation") == "generation":
+            ev["max_new_tokens"] = 8
+    suite = tmp_path / f"{name}.yaml"
+    suite.write_text(yaml.safe_dump(raw))
+    return suite, raw
+
+
+def run_shrunk(suite, tmp_path, only: str) -> dict:
+    """Run a shrunk suite; its records by variant name (every one ok, the page written)."""
+    result = CliRunner().invoke(main, ["run", str(suite), "--results", str(tmp_path / "r"), "--only", only],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"leaderboard: leaderboards/{suite.stem}.html" in result.output
+    assert (tmp_path / "leaderboards" / f"{suite.stem}.html").is_file()
+    records = {r["name"]: r for r in (json.loads(p.read_text()) for p in (tmp_path / "r" / suite.stem).glob("*/record.json"))}
+    assert all(r["status"] == "ok" for r in records.values())
+    return records
+
+
+def predictions(tmp_path, suite: str, record: dict, ev: str) -> list[dict]:
+    path = tmp_path / "r" / suite / record["variant_id"] / "predictions" / f"{ev}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 @pytest.mark.slow
 def test_smoke_suite_trains_every_method(tmp_path):
     """suites/smoke.yaml as CI runs it: every method ends ok and shows that it really ran."""
-    import json
-
-    from click.testing import CliRunner
-
-    from harness.cli import main
     from harness.registry import METHODS
 
     result = CliRunner().invoke(main, ["run", str(ROOT / "suites" / "smoke.yaml"), "--results", str(tmp_path)], catch_exceptions=False)
@@ -61,29 +120,64 @@ def test_quickstart_runs_shrunk_on_the_real_model(tmp_path):
     """suites/quickstart.yaml as `make demo` runs it, with every size cut to a few examples
     and steps (the full run is measured in the README): the real model trains, the
     retention check and the drift probe fill the forgetting columns, the page is written."""
-    import json
-
-    import yaml
-    from click.testing import CliRunner
-
-    from harness.cli import main
-
-    raw = yaml.safe_load((ROOT / "suites" / "quickstart.yaml").read_text())
-    raw["train"].update(steps=2, limit=8)
-    raw["drift_probe"] = {"prompts": 2, "max_new_tokens": 4}
-    for ev in raw["evals"]:
-        ev["limit"] = 4
-        ev.pop("max_new_tokens", None)
-    raw["evals"][0]["max_new_tokens"] = 8
-    suite = tmp_path / "quickstart.yaml"
-    suite.write_text(yaml.safe_dump(raw))
-    result = CliRunner().invoke(main, ["run", str(suite), "--results", str(tmp_path / "r"), "--only", "[bl]*"],
-                                catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert "leaderboard: leaderboards/quickstart.html" in result.output and (tmp_path / "leaderboards" / "quickstart.html").is_file()
-    records = {r["name"]: r for r in (json.loads(p.read_text()) for p in (tmp_path / "r" / "quickstart").glob("*/record.json"))}
+    suite, _ = shrunk("quickstart", tmp_path)
+    records = run_shrunk(suite, tmp_path, "[bl]*")
     assert sorted(records) == ["baseline", "lora-r8"]
     lora = records["lora-r8"]
     assert lora["metrics"]["arithmetic"]["acc"]["format"] == "continuation" and "arithmetic" in lora["forgetting"]
     assert lora["drift"]["value"] is not None and len(lora["train_curve"]) == 2
     assert lora["cost"]["trainable_params"] == 2_442_240  # r=8 on every linear layer of SmolLM2-135M
+
+
+def read_jsonl(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.slow
+def test_scitldr_suite_runs_shrunk_on_the_real_data(tmp_path, shared_data):
+    """suites/scitldr.yaml on the real SciTLDR files: the prompt is the joined abstract, every
+    reference TL;DR of a paper is scored, the MMLU retention check fills forgetting."""
+    suite, _ = shrunk("scitldr", tmp_path)
+    records = run_shrunk(suite, tmp_path, "[bl]*")
+    assert sorted(records) == ["baseline", "lora-r16"]
+    lora = records["lora-r16"]
+    assert lora["cost"]["trainable_params"] == 4_884_480  # r=16 on every linear layer of SmolLM2-135M
+    papers = read_jsonl(SHARED_DATA / "scitldr" / "test.jsonl")[:4]
+    rows = predictions(tmp_path, "scitldr", lora, "tldr")
+    assert [r["references"] for r in rows] == [p["target"] for p in papers]
+    assert rows[0]["prompt"] == "Abstract: " + " ".join(papers[0]["source"]) + "\nTL;DR:"
+    assert set(lora["metrics"]["tldr"]) >= {"rouge1", "rouge2", "rougeL"}
+    assert {r["subject"] for r in predictions(tmp_path, "scitldr", lora, "mmlu-cs")} == {"college_computer_science"}
+    assert "mmlu-cs" in lora["forgetting"]
+
+
+@pytest.mark.slow
+def test_ntrex_suite_runs_shrunk_on_the_real_data(tmp_path, shared_data):
+    """suites/ntrex-en-de.yaml on the real newstest2019 pairs: training reads the first pairs,
+    the scored ones start at pair 1,501 with the German line as reference; BLEU and chrF."""
+    suite, _ = shrunk("ntrex-en-de", tmp_path)
+    records = run_shrunk(suite, tmp_path, "[bl]*")
+    english = (SHARED_DATA / "ntrex" / "newstest2019-src.eng.txt").read_text(encoding="utf-8").splitlines()
+    german = (SHARED_DATA / "ntrex" / "newstest2019-ref.deu.txt").read_text(encoding="utf-8").splitlines()
+    rows = predictions(tmp_path, "ntrex-en-de", records["lora-r16"], "newstest")
+    assert [r["references"] for r in rows] == [[line] for line in german[1500:1504]]
+    assert rows[0]["prompt"] == f"Translate English to German.\nEnglish: {english[1500]}\nGerman:"
+    scores = records["lora-r16"]["metrics"]["newstest"]
+    assert set(scores) >= {"bleu", "chrf"} and "nrefs:1" in scores["bleu"]["signature"]
+
+
+@pytest.mark.slow
+def test_mmlu_retention_suite_runs_shrunk_on_the_real_data(tmp_path, shared_data):
+    """suites/mmlu-retention.yaml: Self-Instruct in the chat template, MMLU 0- and 5-shot in
+    lm-eval's plain prompt (the five shots are the subject's dev questions)."""
+    suite, _ = shrunk("mmlu-retention", tmp_path)
+    records = run_shrunk(suite, tmp_path, "[bl]*")
+    lora = records["lora-r16"]
+    tasks = read_jsonl(SHARED_DATA / "self-instruct" / "user_oriented_instructions.jsonl")
+    rows = predictions(tmp_path, "mmlu-retention", lora, "self-instruct")
+    assert [r["references"] for r in rows] == [[t["instances"][0]["output"]] for t in tasks[200:204]]
+    chat = {ev["name"]: ev["chat"] for ev in lora["spec"]["evals"]}
+    assert chat == {"self-instruct": True, "mmlu-0shot": False, "mmlu-5shot": False}  # as trained, and lm-eval's
+    five = predictions(tmp_path, "mmlu-retention", lora, "mmlu-5shot")
+    assert five[0]["subject"] == "abstract_algebra" and five[0]["prompt"].count("Answer:") == 6
+    assert {"mmlu-0shot", "mmlu-5shot"} <= set(lora["forgetting"])

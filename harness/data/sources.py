@@ -7,12 +7,16 @@ A reference is one of:
                             the suite file's folder unless absolute
   mmlu:FOLDER               an MMLU folder (FOLDER/{split}/SUBJECT_{split}.csv), read by
                             harness/data/mmlu.py; rows are multiple-choice questions
+  parallel:SOURCE|TARGET    two line-aligned plain-text files (a translation test set such
+                            as WMT's newstest); row i is {"source": line i of SOURCE,
+                            "target": line i of TARGET}; both paths as for a local file
 
 Splits use the datasets syntax, slices included: "train", "train[:80%]", "train[80%:]",
 "validation[10:20]". Slices are resolved by datasets' own ReadInstruction, so "80%" rounds
 exactly as load_dataset would. A local file is one set of rows: it serves any split name,
 and the slice applies to its rows (so "train[:80%]" and "test[80%:]" of one file are
-disjoint; "a+b" is refused for a file because it would repeat rows). A builtin task has
+disjoint; "a+b" is refused for a file because it would repeat rows); a parallel pair is
+one set of rows too. A builtin task has
 named splits and asking for another is an error.
 
 Formats: jsonl is read line by line so a bad line is reported by number; json is a list of
@@ -40,12 +44,13 @@ log = logging.getLogger(__name__)
 COLUMN_SAMPLE = 100  # columns() looks at this many rows: enough to see optional fields
 FINGERPRINT_LENGTH = 16  # hex digits: 64 bits, ample to tell datasets apart
 _CHUNK = 1 << 20
+PARALLEL = "parallel:"
 
 
 @dataclass(frozen=True)
 class DataRef:
-    kind: str  # "builtin" | "hf" | "local" | "mmlu"
-    name: str  # task name, dataset id, or the path as written
+    kind: str  # "builtin" | "hf" | "local" | "mmlu" | "parallel"
+    name: str  # task name, dataset id, or the path as written (parallel: "SOURCE|TARGET")
     config: str | None = None  # hf only
 
 
@@ -59,6 +64,9 @@ def parse_ref(ref: str) -> DataRef:
         return DataRef("builtin", ref[8:])
     if ref.startswith("mmlu:"):
         return DataRef("mmlu", ref[5:])
+    if ref.startswith(PARALLEL):
+        parallel_paths(ref, Path("."))  # checks the form
+        return DataRef("parallel", ref[len(PARALLEL):])
     if ref.startswith("hf:"):
         dataset, _, config = ref[3:].partition(":")
         if not dataset or (_ and not config) or ":" in config:
@@ -86,6 +94,41 @@ def resolve_path(ref: str, base_dir: Path) -> Path:
     return path if path.is_absolute() else Path(base_dir) / path
 
 
+def parallel_paths(ref: str, base_dir: Path) -> tuple[Path, Path]:
+    """The two files of a parallel:SOURCE|TARGET reference, resolved like local files."""
+    parts = ref[len(PARALLEL):].split("|")
+    if len(parts) != 2 or not all(part.strip() for part in parts):
+        raise HarnessError(
+            f"data reference {ref!r} is malformed; write parallel:SOURCE|TARGET, two line-aligned text "
+            "files (for example parallel:newstest2019-src.eng.txt|newstest2019-ref.deu.txt)"
+        )
+    resolved = []
+    for part in parts:
+        path = Path(part.strip()).expanduser()
+        resolved.append(path if path.is_absolute() else Path(base_dir) / path)
+    return resolved[0], resolved[1]
+
+
+def _read_parallel(ref: str, base_dir: Path) -> list[dict]:
+    """Rows {"source", "target"} from two line-aligned files; their line counts must agree."""
+    columns = []
+    for path in parallel_paths(ref, base_dir):
+        if not path.is_file():
+            raise HarnessError(f"data file {path} does not exist (from {ref!r}, relative to {base_dir}); fix the path")
+        with _open_text(path) as f:
+            lines = [line.rstrip("\r\n") for line in _decoded(f, path)]
+        while lines and not lines[-1].strip():
+            lines.pop()  # trailing blank lines are not segments
+        columns.append((path, lines))
+    (src_path, src), (tgt_path, tgt) = columns
+    if len(src) != len(tgt):
+        raise HarnessError(
+            f"{ref}: {src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}; "
+            "a parallel pair needs one target line per source line"
+        )
+    return [{"source": s, "target": t} for s, t in zip(src, tgt)]
+
+
 def load_split(ref: str, split: str, base_dir: Path, limit: int | None = None) -> list[dict]:
     """The rows of one split (slices applied), at most `limit` of them; never empty."""
     if limit is not None and limit < 1:
@@ -104,18 +147,20 @@ def load_split(ref: str, split: str, base_dir: Path, limit: int | None = None) -
         rows = [row for part in parts for row in task.generate(part.splitname)[part.from_:part.to]]
         where = ref
     else:
-        path = resolve_path(ref, base_dir)
-        if not path.is_file():
-            raise HarnessError(f"data file {path} does not exist (from {ref!r}, relative to {base_dir}); fix the path")
-        all_rows = READERS[path.suffix.lower()](path)
+        if source.kind == "parallel":
+            all_rows, where = _read_parallel(ref, base_dir), ref
+        else:
+            path = resolve_path(ref, base_dir)
+            if not path.is_file():
+                raise HarnessError(f"data file {path} does not exist (from {ref!r}, relative to {base_dir}); fix the path")
+            all_rows, where = READERS[path.suffix.lower()](path), str(path)
         parts = _absolute(split, ref, None, lambda name: len(all_rows))
         if len(parts) != 1:
             raise HarnessError(
-                f"split {split!r} of {path} adds several splits, but a local file has one set of rows; "
+                f"split {split!r} of {where} adds several splits, but a local file has one set of rows; "
                 "use one split with a slice such as 'train[:80%]'"
             )
         rows = all_rows[parts[0].from_:parts[0].to]
-        where = str(path)
     if limit is not None:
         rows = rows[:limit]
     if not rows:
@@ -152,7 +197,7 @@ def columns(ref: str, split: str, base_dir: Path) -> set[str]:
 def fingerprint(ref: str, split: str, base_dir: Path) -> str:
     """A short hash of what a split holds, so results are reused only on the same data.
 
-    Local files hash their bytes (not their path: a moved suite keeps its results) and
+    Local files (both, for a parallel pair) hash their bytes (not their path: a moved suite keeps its results) and
     suffix (the same bytes read as csv and tsv are different rows); builtin tasks hash their
     name and generator version; hub datasets can only hash the reference (offline).
     """
@@ -162,14 +207,18 @@ def fingerprint(ref: str, split: str, base_dir: Path) -> str:
 
         return mmlu.fingerprint(ref, split, base_dir)
     digest = hashlib.sha256()
-    if source.kind == "local":
-        path = resolve_path(ref, base_dir)
-        if not path.is_file():
-            raise HarnessError(f"data file {path} does not exist (from {ref!r}, relative to {base_dir}); fix the path")
-        digest.update(b"local\0" + path.suffix.lower().encode() + b"\0")
-        with path.open("rb") as f:
-            while chunk := f.read(_CHUNK):  # streamed: data files may be large
-                digest.update(chunk)
+    if source.kind in ("local", "parallel"):
+        paths = parallel_paths(ref, base_dir) if source.kind == "parallel" else (resolve_path(ref, base_dir),)
+        digest.update(source.kind.encode() + b"\0")
+        for path in paths:
+            if not path.is_file():
+                raise HarnessError(f"data file {path} does not exist (from {ref!r}, relative to {base_dir}); fix the path")
+            digest.update(path.suffix.lower().encode() + b"\0")
+            with path.open("rb") as f:
+                while chunk := f.read(_CHUNK):  # streamed: data files may be large
+                    digest.update(chunk)
+            if source.kind == "parallel":
+                digest.update(b"\0")  # where the first file ends
     elif source.kind == "builtin":
         task = _builtin_task(source.name)
         digest.update(f"builtin\0{task.name}\0{task.version}".encode())

@@ -25,8 +25,8 @@ def references_of(ev: EvalSpec, row: dict[str, Any], completion: str, where: str
     field = ev.references
     if field is None and ev.data.startswith("builtin:"):
         field = BUILTIN_TASKS[ev.data[8:]].references_field
-    if field is None:
-        return [completion]
+    if field is None:  # the rendered completion, without the space a template puts before it
+        return [completion.strip()]
     value = row.get(field)
     refs = [value] if isinstance(value, str) else value
     if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):

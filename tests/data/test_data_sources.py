@@ -240,3 +240,46 @@ def test_real_sst2_dev_file_slices_like_datasets():
     assert {r["label"] for r in rows} == {"0", "1"}
     rest = sources.load_split(str(path), "train[80%:]", Path("."))
     assert len(rows) + len(rest) == 872
+
+
+def test_parallel_pair_reads_line_aligned_rows_and_slices(tmp_path):
+    (tmp_path / "src.en.txt").write_text("".join(f"source {i}\n" for i in range(10)), encoding="utf-8")
+    (tmp_path / "ref.de.txt").write_text("".join(f"Ziel {i}\r\n" for i in range(10)) + "\n", encoding="utf-8")
+    ref = "parallel:src.en.txt|ref.de.txt"
+    assert sources.parse_ref(ref) == sources.DataRef("parallel", "src.en.txt|ref.de.txt")
+    rows = sources.load_split(ref, "train", tmp_path)
+    assert rows == [{"source": f"source {i}", "target": f"Ziel {i}"} for i in range(10)]  # CRLF and the blank tail gone
+    train, test = sources.load_split(ref, "train[:80%]", tmp_path), sources.load_split(ref, "test[80%:]", tmp_path)
+    assert [r["source"] for r in train + test] == [r["source"] for r in rows] and len(test) == 2
+    assert sources.columns(ref, "test", tmp_path) == {"source", "target"}
+
+
+def test_parallel_pair_errors_name_the_files(tmp_path):
+    (tmp_path / "a.txt").write_text("one\ntwo\nthree\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("eins\nzwei\n", encoding="utf-8")
+    with pytest.raises(HarnessError, match=r"a\.txt has 3 lines but .*b\.txt has 2"):
+        sources.load_split("parallel:a.txt|b.txt", "train", tmp_path)
+    with pytest.raises(HarnessError, match=r"c\.txt does not exist"):
+        sources.load_split("parallel:a.txt|c.txt", "train", tmp_path)
+    for bad in ["parallel:a.txt", "parallel:a.txt|", "parallel:a|b|c"]:
+        with pytest.raises(HarnessError, match="write parallel:SOURCE|TARGET"):
+            sources.parse_ref(bad)
+
+
+def test_parallel_fingerprint_follows_both_files_and_their_order(tmp_path):
+    (tmp_path / "a.txt").write_text("one\ntwo\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("eins\nzwei\n", encoding="utf-8")
+    first = sources.fingerprint("parallel:a.txt|b.txt", "train", tmp_path)
+    assert first != sources.fingerprint("parallel:b.txt|a.txt", "train", tmp_path)  # swapped direction
+    (tmp_path / "b.txt").write_text("eins\ndrei\n", encoding="utf-8")
+    assert first != sources.fingerprint("parallel:a.txt|b.txt", "train", tmp_path)
+
+
+def test_real_ntrex_pairs_line_up():
+    folder = (SHARED_DATA / "ntrex").resolve()
+    if not folder.is_dir():
+        pytest.skip(f"shared NTREX data not found at {folder} (../shared/data is absent on this machine)")
+    rows = sources.load_split(f"parallel:{folder}/newstest2019-src.eng.txt|{folder}/newstest2019-ref.deu.txt", "train", Path("."))
+    assert len(rows) == 1997
+    assert rows[0] == {"source": "Welsh AMs worried about 'looking like muppets'",
+                       "target": (folder / "newstest2019-ref.deu.txt").read_text(encoding="utf-8").splitlines()[0]}
