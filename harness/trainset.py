@@ -123,8 +123,9 @@ def stage_check(cfg: TrainSpec, model, tokenizer, base_dir: Path,
             prompts = [p for p, _ in pairs]
             predictions = generate(model, tokenizer, prompts, v.max_new_tokens, ["\n"], cfg.batch_size,
                                    desc="validate", chat=cfg.chat)
+            predictions = [p.strip() for p in predictions]  # scored as evals score them
             for metric in v.metrics:
-                scores[metric] = METRICS.load(metric)(predictions, [[c] for _, c in pairs]).value
+                scores[metric] = METRICS.load(metric)(predictions, [[c.strip()] for _, c in pairs]).value
         return scores
 
     return check

@@ -72,8 +72,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
             # generate returns the prompt too when given ids, only the new tokens when given embeddings
             new_tokens = out[:, inputs["input_ids"].shape[1] :] if "input_ids" in inputs else out
             for i, text in zip(idx, tokenizer.batch_decode(new_tokens, skip_special_tokens=True)):
-                # Surrounding whitespace is not part of the answer (" 42" after "Answer:" is 42).
-                outputs[i] = cut_at_stop(text, stop).strip()
+                outputs[i] = cut_at_stop(text, stop)
     finally:
         tokenizer.padding_side = side
     return outputs

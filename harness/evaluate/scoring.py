@@ -61,6 +61,8 @@ def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, 
 
     predictions = generate(model, tokenizer, prompts, ev.max_new_tokens, ev.stop, ev.batch_size,
                            desc=f"eval {ev.name}", chat=bool(ev.chat))
+    # Surrounding whitespace is not part of an answer (" 42" after "Answer:" is 42).
+    predictions = [p.strip() for p in predictions]
     return score(ev, prompts, predictions, references)
 
 
