@@ -13,7 +13,7 @@ import difflib
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
@@ -201,6 +201,30 @@ class DriftProbeSpec(_Strict):
     seed: int = 0
 
 
+_TOLERANCE = r"^\d+(\.\d+)?%$"  # a relative tolerance: "5%" of the baseline's value
+
+
+class CheckSpec(_Strict):
+    """How `harness check` judges this suite's results against a baseline (harness/gate).
+
+    A metric regresses when it dropped by more than its tolerance and the drop is
+    significant on the paired per-example scores at `alpha`, Holm-corrected over every
+    comparison. Tolerances are keyed by METRIC or EVAL/METRIC ("*" for every metric): a
+    number is absolute, on the metric's own scale; "N%" is relative to the baseline's value.
+    """
+
+    alpha: float = Field(0.05, gt=0, lt=1)
+    tolerance: dict[str, float | Annotated[str, Field(pattern=_TOLERANCE)]] = {}
+
+    @field_validator("tolerance")
+    @classmethod
+    def _non_negative(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, tol in value.items():
+            if isinstance(tol, (int, float)) and tol < 0:
+                raise ValueError(f"tolerance of {key!r} is {tol}; a tolerance is 0 or more")
+        return value
+
+
 class Suite(_Strict):
     name: str = Field(pattern=_NAME)  # results/<name>/ and leaderboards/<name>.html
     description: str = ""
@@ -214,6 +238,7 @@ class Suite(_Strict):
     drift_probe: DriftProbeSpec | None = None  # forgetting without data: see DriftProbeSpec
     methods: list[MethodSpec] = []
     evals: list[EvalSpec] = Field(min_length=1)
+    check: CheckSpec = CheckSpec()  # tolerances for `harness check` (not part of any variant's id)
 
     @property
     def models(self) -> list[str]:

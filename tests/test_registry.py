@@ -28,6 +28,7 @@ def test_double_registration_is_refused():
 
 def test_torch_free_half_imports_without_torch():
     code = ("import sys; import harness.spec, harness.plan, harness.results, harness.registry, harness.validate;"
+            "import harness.compare, harness.gate.snapshot, harness.gate.baseline, harness.gate.check, harness.gate.output;"
             "from harness.spec import load_suite; from harness.plan import plan;"
             "plan(load_suite('suites/smoke.yaml'));"
             "assert 'torch' not in sys.modules, 'torch was imported'")

@@ -1,0 +1,109 @@
+"""One suite folder's ok records as the evidence a regression check needs.
+
+A snapshot is plain JSON-ready data:
+
+    {"suite": NAME, "variants": [{"name", "model", "seed", "method", "variant_id",
+      "harness_version", "evals": {EVAL: {"data", "fingerprint", "ids": [...],
+      "metrics": {METRIC: {"value", "ci_low", "ci_high", "n", "kind", "settings", ...}}}}}]}
+
+Per metric, `kind` says what a paired test needs and the entry holds it, in the order of
+`ids` (the example ids of the eval's predictions file):
+
+* "binary" (accuracy, exact match): `scores`, each 0 or 1; McNemar's exact test.
+* "mean" (ROUGE): `scores`, the per-example values; paired bootstrap.
+* "corpus" (BLEU, chrF, TER, macro-F1): `predictions` and `references`, from which the
+  check recomputes both sides' sufficient statistics with the current metric code; a
+  paired bootstrap of the corpus score.
+* "unpaired" (lm-eval's own metrics): no per-example evidence; judged by tolerance alone.
+
+`settings` is what must be equal for two values to measure the same thing (metric_args,
+sacrebleu's signature, shots and prompt format, how a class was predicted); `fingerprint`
+is the content hash of the eval's data split (harness/data/sources.fingerprint). A baseline
+file is a snapshot written down; `harness check` snapshots the new results the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.compare import BINARY_METRICS, CORPUS_METRICS
+from harness.registry import METRICS
+from harness.results import Record, ok_records
+
+# Score extras that change what a value measures: a difference makes two values incomparable.
+SETTING_KEYS = ("signature", "shots", "format", "predicted_by")
+
+
+def snapshot(suite_dir: Path, notes: list[str]) -> dict[str, Any]:
+    """The newest ok record of each (name, model, seed) in the folder, as evidence."""
+    newest: dict[tuple[str, str, int], tuple[Path, Record]] = {}
+    for path, record in ok_records(suite_dir, notes):
+        key = (record.name, record.model, record.seed)
+        if key not in newest or (record.finished_at or "") > (newest[key][1].finished_at or ""):
+            newest[key] = (path, record)
+    variants = [_variant(path.parent, record, notes) for _, (path, record) in sorted(newest.items())]
+    suite = next((r.suite for _, r in newest.values()), Path(suite_dir).name)
+    return {"suite": suite, "variants": variants}
+
+
+def variant_key(variant: dict[str, Any]) -> tuple[str, str, int]:
+    """What matches a baseline variant with a new one: not the id, so a changed recipe is compared."""
+    return variant["name"], variant["model"], variant["seed"]
+
+
+def _variant(directory: Path, record: Record, notes: list[str]) -> dict[str, Any]:
+    evals = {}
+    specs = {e.get("name"): e for e in record.spec.get("evals", []) if isinstance(e, dict)}
+    for ev, scores in sorted(record.metrics.items()):
+        evals[ev] = _eval(directory, record, ev, scores, specs.get(ev, {}), notes)
+    return {"name": record.name, "model": record.model, "seed": record.seed, "method": record.method,
+            "variant_id": record.variant_id, "harness_version": record.env.get("harness"), "evals": evals}
+
+
+def _eval(directory: Path, record: Record, ev: str, scores: dict, spec: dict, notes: list[str]) -> dict[str, Any]:
+    data = f"{spec.get('data')}|{spec.get('split')}"
+    rows = _rows(directory / "predictions" / f"{ev}.jsonl", notes)
+    ids = [row.get("id", row.get("index")) for row in rows] if rows is not None else None
+    metrics = {}
+    for metric, score in sorted(scores.items()):
+        extra = score.model_extra or {}
+        entry: dict[str, Any] = {
+            "value": score.value, "ci_low": score.ci_low, "ci_high": score.ci_high, "n": score.n,
+            "higher_is_better": METRICS.get(metric).meta.get("higher_is_better") if metric in METRICS else None,
+            "settings": {"metric_args": (spec.get("metric_args") or {}).get(metric),
+                         **{k: extra[k] for k in SETTING_KEYS if k in extra}},
+        }
+        entry.update(_evidence(metric, rows))
+        metrics[metric] = entry
+    return {"data": data, "fingerprint": (record.spec.get("fingerprints") or {}).get(data), "ids": ids, "metrics": metrics}
+
+
+def _evidence(metric: str, rows: list[dict] | None) -> dict[str, Any]:
+    """The per-example evidence of one metric, or kind "unpaired" when the rows lack it."""
+    if rows is None:
+        return {"kind": "unpaired"}
+    try:
+        if metric in CORPUS_METRICS:
+            return {"kind": "corpus", "predictions": [str(r["prediction"]) for r in rows],
+                    "references": [[str(x) for x in r["references"]] for r in rows]}
+        scores = [float(r["scores"][metric]) for r in rows]
+    except (KeyError, TypeError, ValueError):
+        return {"kind": "unpaired"}
+    declared = metric in BINARY_METRICS or (metric in METRICS and METRICS.get(metric).meta.get("per_example") == "binary")
+    return {"kind": "binary" if declared and set(scores) <= {0.0, 1.0} else "mean", "scores": scores}
+
+
+def _rows(path: Path, notes: list[str]) -> list[dict] | None:
+    """The predictions file's rows when every one has a distinct id, else None (with a note)."""
+    try:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError) as err:
+        notes.append(f"{path}: unreadable ({err}); its metrics are judged by tolerance alone")
+        return None
+    ids = [row.get("id", row.get("index")) if isinstance(row, dict) else None for row in rows]
+    if not rows or None in ids or len(set(map(json.dumps, ids))) != len(ids):
+        notes.append(f"{path}: rows without distinct ids; its metrics are judged by tolerance alone")
+        return None
+    return rows
