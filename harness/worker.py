@@ -21,6 +21,8 @@ import torch
 from harness import models
 from harness.logs import setup_logging
 from harness.environment import describe, peak_memory, reset_peak_memory
+from harness.errors import HarnessError
+from harness.models.family import EVAL_KINDS
 from harness.contamination import contaminated, training_values
 from harness.data.sources import load_split
 from harness.evaluate import drift
@@ -53,19 +55,25 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         method = METHODS.load(variant.method)
         params = method.parse(variant.params)
         load_kwargs = method.load_kwargs(params) if method.load_kwargs else {}
-        model, tokenizer = models.load(variant.model, base_dir, **load_kwargs)
+        family = models.family(variant.model, base_dir)
+        labels = variant_labels(variant, base_dir, family)
+        model, tokenizer = models.load(variant.model, base_dir, labels=labels if family == "encoder" else None, **load_kwargs)
         model = model.to(device)
         # The drift probe's samples come from the model as loaded, before any method touches it.
-        samples = drift.draw(model, tokenizer, variant.drift_probe) if variant.drift_probe else None
-        labels = next((ls for st in variant.stages if (ls := stage_labels(st, base_dir))), None)
-        ctx = ApplyContext(steps=sum(st.steps for st in variant.stages), device=device.type, labels=labels)
+        samples = None
+        if variant.drift_probe and family == "causal":
+            samples = drift.draw(model, tokenizer, variant.drift_probe)
+        elif variant.drift_probe:
+            log.info("%s: the drift probe samples a decoder's own text; a %s model has none, so it is skipped",
+                     variant.label(), family)
+        ctx = ApplyContext(steps=sum(st.steps for st in variant.stages), device=device.type, labels=labels, family=family)
         applied = method.apply(model, params, ctx)
         model = applied.model
         trainable, total = count_parameters(model, [p for g in applied.param_groups or [] for p in g.params])
         cost = Cost(trainable_params=trainable, total_params=total)
         record.method_info = dict(applied.info)
         if method.trains and variant.stages:
-            train_stages(variant, applied, tokenizer, record, cost, labels)
+            train_stages(variant, applied, tokenizer, record, cost, labels, family)
             if any(st.save for st in variant.stages):
                 cost.saved_bytes = save_weights(model, directory / "weights")
 
@@ -87,13 +95,35 @@ def run_variant(variant: Variant, directory: Path) -> Record:
     return record
 
 
+def variant_labels(variant: Variant, base_dir: Path, family: str) -> tuple[str, ...] | None:
+    """The classes a classifier predicts: its training stages' label set; for an encoder
+    that does not train on labels (the baseline, an untrained head), its classification eval's."""
+    labels = next((ls for st in variant.stages if (ls := stage_labels(st, base_dir))), None)
+    if family != "encoder":
+        return labels
+    unlabelled = [i for i, st in enumerate(variant.stages) if st.label is None]
+    if unlabelled:
+        raise HarnessError(f"model {variant.model!r} is an encoder, trained as a classifier: training stage "
+                           f"{unlabelled[0] + 1} needs train.label (the column holding the class)")
+    if labels is None:
+        ev = next((e for e in variant.evals if e.kind == "classification"), None)
+        if ev is not None:
+            gold = {str(row.get(ev.label)) for row in load_split(ev.data, ev.split, base_dir, limit=ev.limit)}
+            labels = tuple(ev.labels or sorted(gold))
+    return labels
+
+
 def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: Path, device) -> None:
     """Every eval (under bf16 autocast if eval_dtype says so), its predictions saved, and
     how many of its examples the training data contains."""
     base_dir = Path(variant.base_dir)
     seen = training_values(variant.stages, base_dir) if variant.stages else set()
     bf16 = variant.eval_dtype == "bf16"
+    family = models.family(variant.model, base_dir)
     for ev in variant.evals:
+        if ev.kind not in EVAL_KINDS[family]:
+            raise HarnessError(f"eval {ev.name!r} is {ev.kind}, which a {family} model cannot be scored by; "
+                               f"its evals are {' or '.join(EVAL_KINDS[family])}")
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
             scores, predictions = evaluate(model, tokenizer, ev, base_dir)
         record.metrics[ev.name] = {m: Score.model_validate({**s, "eval_dtype": variant.eval_dtype}) for m, s in scores.items()}
@@ -107,15 +137,15 @@ def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: 
                             variant.label(), len(hits), len(rows), ev.name)
 
 
-def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cost, labels) -> None:
+def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cost, labels, family: str) -> None:
     """Each stage in order on the same model; step numbers run on across stages."""
     base_dir, offset, tokens, seconds = Path(variant.base_dir), 0, 0, 0.0
     stages_info = []
     for i, cfg in enumerate(variant.stages):
         desc = f"train {variant.name}" + (f" stage {i + 1}/{len(variant.stages)}" if len(variant.stages) > 1 else "")
         stage_classes = labels if cfg.label else None
-        sources = stage_sources(cfg, tokenizer, base_dir, stage_classes)
-        check = stage_check(cfg, applied.model, tokenizer, base_dir, stage_classes)
+        sources = stage_sources(cfg, tokenizer, base_dir, stage_classes, family)
+        check = stage_check(cfg, applied.model, tokenizer, base_dir, stage_classes, family)
         result = train(applied, tokenizer, sources, cfg, variant.seed, desc, step_offset=offset, check=check)
         offset += cfg.steps
         tokens += result.tokens

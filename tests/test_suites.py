@@ -17,8 +17,8 @@ from harness.spec import load_suite
 from conftest import ROOT, SHARED_DATA
 
 SUITES = sorted((ROOT / "suites").glob("*.yaml"))
-LOCAL_DATA_SUITES = ["scitldr", "ntrex-en-de", "mmlu-retention"]  # data root ${HARNESS_DATA:-data}
-HUB_SUITES = ["dialogsum", "wmt16-en-de", "mmlu-hub"]  # model and data from the hub
+LOCAL_DATA_SUITES = ["scitldr", "ntrex-en-de", "mmlu-retention", "sst2-encoder"]  # data root ${HARNESS_DATA:-data}
+HUB_SUITES = ["dialogsum", "wmt16-en-de", "mmlu-hub", "flan-t5-dialogsum"]  # model and data from the hub
 
 
 @pytest.fixture
@@ -195,3 +195,32 @@ def test_mmlu_retention_suite_runs_shrunk_on_the_real_data(tmp_path, shared_data
     five = predictions(tmp_path, "mmlu-retention", lora, "mmlu-5shot")
     assert five[0]["subject"] == "abstract_algebra" and five[0]["prompt"].count("Answer:") == 6
     assert {"mmlu-0shot", "mmlu-5shot"} <= set(lora["forgetting"])
+
+
+@pytest.mark.slow
+def test_sst2_encoder_suite_runs_shrunk_with_accuracy_equal_to_sklearn(tmp_path, shared_data):
+    """suites/sst2-encoder.yaml on the real SST-2 file and minilm-l6: the scored rows are the
+    last 30% of the file, and the recorded accuracy and macro-F1 equal scikit-learn's on the
+    saved predictions against the file's own labels."""
+    import csv
+
+    from sklearn.metrics import accuracy_score, f1_score
+
+    suite, raw = shrunk("sst2-encoder", tmp_path)
+    raw["evals"][0]["limit"] = 48
+    suite.write_text(yaml.safe_dump(raw))
+    records = run_shrunk(suite, tmp_path, "[bpl]*")
+    assert sorted(records) == ["baseline", "lora-r8", "probe"]
+    with (SHARED_DATA / "sst2" / "dev.tsv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    start = round(len(rows) * 0.7)  # datasets' "test[70%:]" of 872 rows starts at 610
+    gold = [r["label"] for r in rows[start:start + 48]]
+    for name, record in records.items():
+        scored = predictions(tmp_path, "sst2-encoder", record, "sst2")
+        assert [r["references"] for r in scored] == [[g] for g in gold]
+        assert scored[0]["prompt"] == rows[start]["sentence"]  # the template "{{sentence}} |||": the sentence alone
+        predicted = [r["prediction"] for r in scored]
+        scores = record["metrics"]["sst2"]
+        assert scores["accuracy"]["value"] == pytest.approx(accuracy_score(gold, predicted), abs=1e-12), name
+        assert scores["macro_f1"]["value"] == pytest.approx(f1_score(gold, predicted, average="macro"), abs=1e-12), name
+    assert records["lora-r8"]["cost"]["trainable_params"] == 2 * 384 + 2 + 8 * (6 * (4 * 768 + 2 * (384 + 1536)) + 768)

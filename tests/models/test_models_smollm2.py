@@ -31,7 +31,7 @@ def test_pull_unknown_model_exits_2_with_suggestion(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert "did you mean 'smollm2-135m-instruct'" in result.output
     result = CliRunner().invoke(main, ["models", "pull", "nosuch"])
-    assert result.exit_code == 2 and "known: smollm2-135m-instruct, tiny-random-llama" in result.output
+    assert result.exit_code == 2 and "known: minilm-l6, smollm2-135m-instruct, tiny-random-bert, tiny-random-llama, tiny-random-t5" in result.output
     assert not any(tmp_path.iterdir())
 
 
