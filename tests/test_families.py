@@ -133,3 +133,35 @@ def test_seq2seq_generation_is_the_same_batched_and_alone():
     batched = generate(model, tok, prompts, max_new_tokens=6, stop=[], batch_size=3)
     single = [generate(model, tok, [p], max_new_tokens=6, stop=[], batch_size=1)[0] for p in prompts]
     assert batched == single and all(batched) and len(set(batched)) > 1  # each row decoded from its own input
+
+
+@pytest.mark.parametrize("name", ["prompt_tuning", "p_tuning", "prefix_tuning"])
+def test_prompt_methods_train_and_generate_on_an_encoder_decoder(name):
+    """peft's SEQ_2_SEQ_LM prompt methods on the tiny T5: a few steps train only the virtual
+    tokens (and P-tuning's encoder), and generation runs through peft's own seq2seq path."""
+    from harness.batching import Source, encode_seq2seq
+    from harness.evaluate.generation import generate
+    from harness.methods.base import ApplyContext
+    from harness.models.tiny import tiny_random_t5
+    from harness.registry import METHODS
+    from harness.spec import TrainSpec
+    from harness.train import train
+
+    model, tok = tiny_random_t5()
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters()}
+    method = METHODS.load(name)
+    applied = method.apply(model, method.parse({"num_virtual_tokens": 4}), ApplyContext(steps=3, family="seq2seq"))
+    assert applied.model.peft_config["default"].task_type == "SEQ_2_SEQ_LM"
+    examples = [encode_seq2seq(tok, f"name[X{i}] | food[Thai]", f"X{i} serves Thai food.", 128) for i in range(8)]
+    result = train(applied, tok, [Source("pairs", examples)], TrainSpec(steps=3, batch_size=4, learning_rate=1e-2, precision="fp32"), 0)
+    assert len(result.loss_curve) == 3
+    base = applied.model.get_base_model()
+    assert all(torch_equal(p, frozen[n]) for n, p in base.named_parameters())  # the model itself never moved
+    out = generate(applied.model, tok, ["name[A] | food[Thai]", "name[Long Name] | area[riverside]"], 5, [], 2)
+    assert len(out) == 2
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return torch.equal(a, b)
