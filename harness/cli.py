@@ -52,7 +52,7 @@ def main() -> None:
 
 
 def _load(suite_path: str):
-    from harness.spec import load_suite
+    from harness.suite.loading import load_suite
 
     loaded = load_suite(suite_path)
     for note in loaded.notes:
@@ -68,7 +68,7 @@ def validate(suite: str) -> None:
 
     Every problem is printed with its YAML path; the exit code is 2 if there is any.
     """
-    from harness.plan import plan
+    from harness.suite.plan import plan
 
     loaded = _load(suite)
     variants = plan(loaded)
@@ -94,9 +94,9 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, leaderboard
     computed and the HTML leaderboard is written. Exit 0 if every variant is ok, 1 if any
     failed (the others still run), 2 for bad input.
     """
-    from harness.executors import local
-    from harness.plan import plan
-    from harness.results import write_suite_copy
+    from harness.run import local
+    from harness.suite.plan import plan
+    from harness.records.store import write_suite_copy
 
     loaded = _load(suite)
     variants = plan(loaded)
@@ -125,8 +125,8 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, leaderboard
 
 def _write_leaderboard(suite_dir: Path, path: Path | None) -> None:
     """The page at the end of a run; records are already safe, so a problem here is only reported."""
-    from harness.leaderboard import build_table, render
-    from harness.results import write_text_atomic
+    from harness.report import build_table, render
+    from harness.records.store import write_text_atomic
 
     try:
         table = build_table(suite_dir)
@@ -179,7 +179,7 @@ def _summary(record) -> str:
 
 def _compare(suite_dir: Path) -> str:
     """Paired comparisons of the suite's records (no model: seconds), as one line."""
-    from harness.compare import compare_suite
+    from harness.analysis.compare import compare_suite
 
     if not suite_dir.is_dir():
         return "no records to compare"
@@ -199,7 +199,7 @@ def score(results: str, metrics: str | None) -> None:
     ok record's metrics are recomputed from predictions/<eval>.jsonl, per-example scores
     written back into the rows; then each suite's comparisons are recomputed.
     """
-    from harness.rescore import rescore
+    from harness.analysis.rescore import rescore
 
     names = None if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
     for done in rescore(Path(results), names):
@@ -231,8 +231,8 @@ def report(source: str, fmt: str, out: str | None, results_dir: str, examples: i
     mean ± std; the best value of each column is marked, and values not significantly
     different from it (paired tests from `harness run` or `harness score`) are marked as tied.
     """
-    from harness.leaderboard import build_table, render
-    from harness.results import write_text_atomic
+    from harness.report import build_table, render
+    from harness.records.store import write_text_atomic
 
     tables = [build_table(d) for d in _report_dirs(Path(source), Path(results_dir))]
     if out and len(tables) > 1:
@@ -337,8 +337,8 @@ def _version_note(base: dict, current: dict) -> list[str]:
 
 
 def _report_dirs(source: Path, results_dir: Path) -> list[Path]:
-    from harness.results import suite_dirs
-    from harness.spec import read_yaml
+    from harness.records.store import suite_dirs
+    from harness.suite.loading import read_yaml
 
     if source.is_dir():
         return suite_dirs(source)

@@ -6,7 +6,9 @@ exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+from typing import Any
 
 
 class HarnessError(Exception):
@@ -32,3 +34,21 @@ class SuiteError(HarnessError):
         self.problems = problems
         lines = "\n".join(f"  {p}" for p in problems)
         super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def explain(error: dict[str, Any], known_keys: list[str]) -> str:
+    """A pydantic error in a suite author's words; an unknown key gets a did-you-mean from known_keys."""
+    kind, given = error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        key = str(error["loc"][-1])
+        close = difflib.get_close_matches(key, known_keys, n=1, cutoff=0.6)
+        return "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
+    if kind == "string_pattern_mismatch":
+        return f"use letters, digits, '.', '_' and '-' only (it names files and folders), got {short_repr(given)}"
+    message = error["msg"][0].lower() + error["msg"][1:]
+    return message if isinstance(given, dict) or "input" not in error else f"{message}, got {short_repr(given)}"

@@ -75,8 +75,8 @@ evals:
 
 def fit(applied, tokenizer, pairs, cfg, seed: int = 0, **kw):
     """Train on (prompt, completion) pairs the way the worker does, for tests of methods."""
-    from harness.batching import Source
-    from harness.train import train
-    from harness.trainset import encode_pairs
+    from harness.train.batches import Source
+    from harness.train.loop import train
+    from harness.train.trainset import encode_pairs
 
     return train(applied, tokenizer, [Source("pairs", encode_pairs(tokenizer, pairs, cfg, "pairs"))], cfg, seed, **kw)

@@ -12,13 +12,14 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 from sklearn.metrics import accuracy_score, f1_score
 
+from harness.errors import HarnessError
 from harness.cli import main
 from harness.evaluate.loglik import continuation_logprobs
 from harness.metrics.classification import accuracy, f1_from_counts, macro_f1
 from harness.methods.base import ApplyContext, count_parameters
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
-from harness.spec import TrainSpec
+from harness.suite.schema import TrainSpec
 
 from conftest import fit
 
@@ -75,16 +76,16 @@ def test_linear_probe_trains_only_its_head():
 
     rows = generate("train")[:64]
     cfg = TrainSpec(steps=30, batch_size=8, learning_rate=5e-2, precision="fp32", label="label", schedule="constant")
-    from harness.batching import Source
-    from harness.train import train
-    from harness.trainset import encode_pairs
+    from harness.train.batches import Source
+    from harness.train.loop import train
+    from harness.train.trainset import encode_pairs
 
     pairs = [(r["text"], r["label"]) for r in rows]
     result = train(applied, tok, [Source("s", encode_pairs(tok, pairs, cfg, "s", ("negative", "positive")))], cfg, 0)
     assert result.loss_curve[-1][1] < result.loss_curve[0][1]
     for n, p in model.named_parameters():
         assert torch.equal(p, before[n]), n
-    with pytest.raises(ValueError, match="train.label"):
+    with pytest.raises(HarnessError, match="train.label"):
         m.apply(tiny_random_llama()[0], m.parse({}), ApplyContext(steps=1))
 
 

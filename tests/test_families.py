@@ -138,13 +138,13 @@ def test_seq2seq_generation_is_the_same_batched_and_alone():
 def test_prompt_methods_train_and_generate_on_an_encoder_decoder(name):
     """peft's SEQ_2_SEQ_LM prompt methods on the tiny T5: a few steps train only the virtual
     tokens (and P-tuning's encoder), and generation runs through peft's own seq2seq path."""
-    from harness.batching import Source, encode_seq2seq
+    from harness.train.batches import Source, encode_seq2seq
     from harness.evaluate.generation import generate
     from harness.methods.base import ApplyContext
     from harness.models.tiny import tiny_random_t5
     from harness.registry import METHODS
-    from harness.spec import TrainSpec
-    from harness.train import train
+    from harness.suite.schema import TrainSpec
+    from harness.train.loop import train
 
     model, tok = tiny_random_t5()
     frozen = {n: p.detach().clone() for n, p in model.named_parameters()}

@@ -8,12 +8,13 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.contamination import contaminated, normalise, training_values
+from harness.evaluate.contamination import contaminated, training_values
+from harness.metrics.text import normalize_text as normalise
 from harness.evaluate import drift
 from harness.methods.base import ApplyContext
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
-from harness.spec import DriftProbeSpec, TrainSpec
+from harness.suite.schema import DriftProbeSpec, TrainSpec
 
 from conftest import TINY_SUITE, fit
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from harness.errors import HarnessError
 from harness.methods.base import ApplyContext
 from harness.methods.layerwise import discriminative_scales, stlr_lambda, unfreezing_plan
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
-from harness.spec import TrainSpec
+from harness.suite.schema import TrainSpec
 
 from conftest import fit
 
@@ -93,7 +94,7 @@ def test_freeze_bad_choices():
     m = METHODS.load("freeze")
     assert any("not both" in p.message for p in m.validate({"top_blocks": 1, "patterns": ["x"]}))
     model, _ = tiny_random_llama()
-    with pytest.raises(ValueError, match="has 2 blocks"):
+    with pytest.raises(HarnessError, match="has 2 blocks"):
         m.apply(model, m.parse({"top_blocks": 3}), ApplyContext(steps=1))
-    with pytest.raises(ValueError, match="match no parameter"):
+    with pytest.raises(HarnessError, match="match no parameter"):
         m.apply(model, m.parse({"patterns": ["*.nothing.*"]}), ApplyContext(steps=1))

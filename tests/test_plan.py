@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from harness.plan import plan
-from harness.spec import load_suite
+from harness.suite.plan import plan
+from harness.suite.loading import load_suite
 
 from conftest import TINY_SUITE
 

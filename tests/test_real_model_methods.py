@@ -8,7 +8,7 @@ import pytest
 from harness.data.builtin.data2text import generate
 from harness.methods.base import ApplyContext
 from harness.registry import METHODS
-from harness.spec import TrainSpec
+from harness.suite.schema import TrainSpec
 
 from conftest import fit
 
@@ -45,10 +45,10 @@ def test_a_short_run_lowers_the_loss(smollm2, name):
 
 @pytest.mark.slow
 def test_a_short_linear_probe_lowers_the_loss(smollm2):
-    from harness.batching import Source
+    from harness.train.batches import Source
     from harness.data.builtin.sentiment import generate as reviews
-    from harness.train import train
-    from harness.trainset import encode_pairs
+    from harness.train.loop import train
+    from harness.train.trainset import encode_pairs
 
     import torch
 

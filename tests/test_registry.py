@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from harness.registry import METHODS, METRICS, Registry, UnknownName
+from harness.registry import METHODS, METRICS, PluginError, Registry, UnknownName
 
 
 def test_unknown_name_suggests_the_closest():
@@ -22,17 +22,7 @@ def test_no_suggestion_when_nothing_is_close():
 def test_double_registration_is_refused():
     r = Registry("thing")
     r.register("a", "x:y", "help")
-    with pytest.raises(ValueError):
+    with pytest.raises(PluginError, match="registered twice"):
         r.register("a", "x:z", "help")
 
 
-def test_torch_free_half_imports_without_torch():
-    code = ("import sys; import harness.spec, harness.plan, harness.results, harness.registry, harness.validate;"
-            "import harness.compare, harness.gate.snapshot, harness.gate.baseline, harness.gate.check, harness.gate.output;"
-            "from harness.spec import load_suite; from harness.plan import plan;"
-            "plan(load_suite('suites/smoke.yaml'));"
-            "assert 'torch' not in sys.modules, 'torch was imported'")
-    from conftest import ROOT
-
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from harness.results import Busy, Record, existing_ok, locked, read_record, write_json_atomic, write_record
+from harness.records.store import Busy, existing_ok, locked, read_record, write_json_atomic, write_record
+
+from harness.records.schema import Record
 
 
 def record(status: str) -> Record:
@@ -25,7 +27,7 @@ def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     def crash(src, dst):
         raise OSError("disk gone")
 
-    monkeypatch.setattr("harness.results.os.replace", crash)
+    monkeypatch.setattr("harness.records.store.os.replace", crash)
     with pytest.raises(OSError):
         write_json_atomic(tmp_path / "x.json", {"a": 2})
     assert (tmp_path / "x.json").read_text() == '{\n  "a": 1\n}\n'
@@ -62,7 +64,7 @@ def test_number_lists_are_compact_and_strings_untouched(tmp_path):
 def test_atomic_writes_get_the_usual_permissions(tmp_path):
     import os
 
-    from harness.results import write_text_atomic
+    from harness.records.store import write_text_atomic
 
     old = os.umask(0o022)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import SuiteError
-from harness.spec import load_suite
+from harness.suite.loading import load_suite
 
 from conftest import TINY_SUITE
 
@@ -111,7 +111,7 @@ def test_lora_passes_unknown_keys_to_peft_only_if_it_has_them(write_suite):
 def test_training_settings_that_clash(write_suite):
     suite = TINY_SUITE.replace("  precision: fp32\n", "  precision: fp32\n  select_best: loss\n").replace(
         "    method: full\n", "    method: full\n    stages: [{steps: 1}, {steps: 1, data: nowhere.jsonl}]\n", 1).replace(
-        "params: {r: 4, lora_alpha: 8}", "params: {r: 4, lora_alpha: 8}\n    train: {mixture: [{data: builtin:data2text}], validation: {every: 1, metrics: [rouge9]}}")
+        "params: {r: 4, lora_alpha: 8}", "params: {r: 4, lora_alpha: 8}\n    train: {mixture: [{data: builtin:data2text}], validation: {every: 1, metrics: [rouge0]}}")
     found = problems_of(write_suite(suite))
     assert "select_best needs a validation block" in found["train"]
     assert "nowhere.jsonl" in found["methods[0].stages[1].data"]

@@ -11,8 +11,8 @@ import yaml
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.plan import plan
-from harness.spec import load_suite
+from harness.suite.plan import plan
+from harness.suite.loading import load_suite
 
 from conftest import ROOT, SHARED_DATA
 

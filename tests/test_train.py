@@ -7,8 +7,8 @@ import torch
 from harness.methods.base import ApplyContext, count_parameters
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
-from harness.spec import TrainSpec
-from harness.batching import IGNORE, collate, encode
+from harness.suite.schema import TrainSpec
+from harness.train.batches import IGNORE, collate, encode
 
 from conftest import fit
 

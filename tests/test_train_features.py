@@ -9,13 +9,14 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from harness.batching import IGNORE, Source, batches, encode
+from harness.errors import HarnessError
+from harness.train.batches import IGNORE, Source, batches, encode
 from harness.cli import main
 from harness.methods.base import ApplyContext
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
-from harness.spec import TrainSpec, ValidationSpec
-from harness.trainset import mean_loss
+from harness.suite.schema import TrainSpec, ValidationSpec
+from harness.train.trainset import mean_loss
 
 from conftest import TINY_SUITE, fit
 
@@ -61,7 +62,7 @@ def test_select_best_ends_with_the_best_checked_weights():
     model, tok = tiny_random_llama()
     m = METHODS.load("full")
     applied = m.apply(model, m.parse({}), ApplyContext(steps=12))
-    from harness.trainset import encode_pairs
+    from harness.train.trainset import encode_pairs
 
     cfg = TrainSpec(steps=12, batch_size=2, learning_rate=3e-2, precision="fp32", schedule="constant",
                     validation=ValidationSpec(every=3), select_best="loss")
@@ -88,7 +89,7 @@ def test_text_template_learns_every_token_and_chat_wraps_the_prompt():
     _, tok = tiny_random_llama()
     e = encode(tok, "", "raw text", max_length=64)
     assert e["labels"][0] == IGNORE and all(label != IGNORE for label in e["labels"][1:])
-    with pytest.raises(ValueError, match="no chat template"):
+    with pytest.raises(HarnessError, match="no chat template"):
         encode(tok, "hi", "there", 64, chat=True)
     tok.chat_template = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"
     e = encode(tok, "hi", "there", 64, chat=True)

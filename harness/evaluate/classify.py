@@ -13,12 +13,13 @@ from pathlib import Path
 
 import torch
 
-from harness.batching import chat_prompt, encode_class
+from harness.train.batches import chat_prompt, encode_class
 from harness.data import sources
 from harness.data.templates import Template, render
 from harness.errors import HarnessError
 from harness.evaluate.loglik import continuation_logprobs
-from harness.spec import EvalSpec
+from harness.evaluate.scoring import score
+from harness.suite.schema import EvalSpec
 
 
 def _examples(ev: EvalSpec, base_dir: Path) -> tuple[list[dict], list[str], list[str]]:
@@ -40,7 +41,7 @@ def _with_head(model, tokenizer, prompts: list[str], ev: EvalSpec) -> list[str]:
     predictions = []
     for i in range(0, len(prompts), ev.batch_size):
         batch = [encode_class(tokenizer, p, 0, 100_000, bool(ev.chat)) for p in prompts[i : i + ev.batch_size]]
-        from harness.batching import collate
+        from harness.train.batches import collate
 
         enc = collate(batch, tokenizer.pad_token_id)
         logits = model(input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device)).logits
@@ -68,3 +69,12 @@ def predict(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[list[str], 
         return prompts, _with_head(model, tokenizer, prompts, ev), gold, "head"
     classes = ev.labels or sorted(set(gold))
     return prompts, _by_label_words(model, tokenizer, rows, prompts, classes, ev), gold, "label words"
+
+
+def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, dict], list[dict]]:
+    """Each example's class, scored against the gold column; each score says how it was predicted."""
+    prompts, predictions, gold, how = predict(model, tokenizer, ev, base_dir)
+    scores, rows = score(ev, prompts, predictions, [[g] for g in gold])
+    for entry in scores.values():
+        entry["predicted_by"] = how
+    return scores, rows

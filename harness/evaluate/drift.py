@@ -21,7 +21,7 @@ import torch
 
 from harness.evaluate.loglik import score_encoded
 from harness.metrics.stats import corpus_ci
-from harness.spec import DriftProbeSpec
+from harness.suite.schema import DriftProbeSpec
 
 GENERIC_PROMPTS = (
     "Tell me about your favourite season and why.",

@@ -1,4 +1,5 @@
-"""Batched greedy decoding: left padding, length-sorted batches, KV cache, stop strings.
+"""Generation evals (`kind: generation`) and the batched greedy decoding behind them: left
+padding, length-sorted batches, KV cache, stop strings.
 
 Left padding puts every prompt's last token at the same position, so one forward pass
 continues them all; sorting by length keeps padding (wasted compute) small.
@@ -6,10 +7,16 @@ continues them all; sorting by length keeps padding (wasted compute) small.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from tqdm.auto import tqdm
 
-from harness.batching import chat_prompt
+from harness.data import sources
+from harness.data.templates import Template, render
+from harness.evaluate.scoring import references_of, score
+from harness.suite.schema import EvalSpec
+from harness.train.batches import chat_prompt
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:
@@ -86,3 +93,21 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
     finally:
         tokenizer.padding_side = side
     return outputs
+
+
+def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, dict], list[dict]]:
+    """Decode each example's completion and score it against its references."""
+    rows = sources.map_columns(sources.load_split(ev.data, ev.split, base_dir, limit=ev.limit), ev.columns, ev.data)
+    template = Template(ev.template.prompt, ev.template.completion)
+    prompts, references = [], []
+    for i, row in enumerate(rows):
+        where = f"{ev.data} ({ev.split}) row {i + 1}"
+        prompt, completion = render(template, row, where=where)
+        prompts.append(prompt)
+        references.append(references_of(ev, row, completion, where))
+
+    predictions = generate(model, tokenizer, prompts, ev.max_new_tokens, ev.stop, ev.batch_size,
+                           desc=f"eval {ev.name}", chat=bool(ev.chat))
+    # Surrounding whitespace is not part of an answer (" 42" after "Answer:" is 42).
+    predictions = [p.strip() for p in predictions]
+    return score(ev, prompts, predictions, references)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.spec import EvalSpec
+from harness.suite.schema import EvalSpec
 
 log = logging.getLogger(__name__)
 

@@ -35,11 +35,12 @@ from typing import Any
 
 import numpy as np
 
-from harness.batching import chat_prompt
-from harness.data import mmlu
+from harness.train.batches import chat_prompt
+from harness.data import questions as question_data
 from harness.evaluate.loglik import choice_logprobs
-from harness.metrics.choice import LETTERS, score_choices
-from harness.spec import EvalSpec
+from harness.data.mmlu import LETTERS
+from harness.metrics.choice import score_choices
+from harness.suite.schema import EvalSpec
 
 log = logging.getLogger(__name__)
 
@@ -81,22 +82,22 @@ def build_prompt(question: dict[str, Any], shots: list[dict[str, Any]], fmt: str
 def prompts_for(ev: EvalSpec, questions: list[dict[str, Any]], base_dir: Path) -> list[str]:
     """One prompt per question, shots from its subject's dev split."""
     pools: dict[str, tuple[list[dict], str]] = {}
-    skip_self = mmlu.pool_is_eval_data(ev.data)
+    skip_self = question_data.pool_is_eval_data(ev.data)
     prompts = []
     for q in questions:
         shots: list[dict] = []
         if ev.shots:
             if q["subject"] not in pools:
-                pools[q["subject"]] = mmlu.shot_pool(ev.data, base_dir, q["subject"])
+                pools[q["subject"]] = question_data.shot_pool(ev.data, base_dir, q["subject"])
             pool, where = pools[q["subject"]]
-            shots = mmlu.first_shots(pool, ev.shots, where, q["subject"], skip=q if skip_self else None)
+            shots = question_data.first_shots(pool, ev.shots, where, q["subject"], skip=q if skip_self else None)
         prompts.append(build_prompt(q, shots, ev.format))
     return prompts
 
 
 def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, dict], list[dict]]:
     """Scores ({metric: score dict}) and one prediction row per question."""
-    questions = mmlu.questions(ev.data, ev.split, base_dir, ev.subjects, ev.limit)
+    questions = question_data.questions(ev.data, ev.split, base_dir, ev.subjects, ev.limit)
     prompts = prompts_for(ev, questions, base_dir)
     contexts = [chat_prompt(tokenizer, p) for p in prompts] if ev.chat else prompts
     targets = [answers(q, ev.format) for q in questions]

@@ -1,9 +1,10 @@
-"""One eval on one model: load its examples, generate (or classify), score every metric.
+"""One eval on one model: its kind's evaluator (a registered eval kind: harness/catalog.py)
+loads its examples, predicts, and scores every metric through `score`.
 
-Returns the record's entry for the eval ({metric: score dict}) and one prediction row per
-example (prompt, prediction, references, per-example scores) for predictions/<eval>.jsonl.
-References come from the eval's `references` column, else the task's own references
-field (several per example), else the rendered completion.
+An evaluator returns the record's entry for the eval ({metric: score dict}) and one
+prediction row per example (prompt, prediction, references, per-example scores) for
+predictions/<eval>.jsonl. References come from the eval's `references` column, else the
+task's own references field (several per example), else the rendered completion.
 """
 
 from __future__ import annotations
@@ -11,20 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.data import sources
-from harness.data.builtin import BUILTIN_TASKS
-from harness.data.templates import Template, render
+from harness.data.builtin import task
 from harness.errors import HarnessError
-from harness.evaluate import classify
-from harness.evaluate.generation import generate
-from harness.registry import METRICS
-from harness.spec import EvalSpec
+from harness.registry import EVAL_KINDS, METRICS
+from harness.suite.schema import EvalSpec
 
 
 def references_of(ev: EvalSpec, row: dict[str, Any], completion: str, where: str) -> list[str]:
     field = ev.references
     if field is None and ev.data.startswith("builtin:"):
-        field = BUILTIN_TASKS[ev.data[8:]].references_field
+        field = task(ev.data[8:]).references_field
     if field is None:  # the rendered completion, without the space a template puts before it
         return [completion.strip()]
     value = row.get(field)
@@ -35,35 +32,8 @@ def references_of(ev: EvalSpec, row: dict[str, Any], completion: str, where: str
 
 
 def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, dict], list[dict]]:
-    """Scores and per-example prediction rows for one eval of any kind."""
-    if ev.kind == "multiple_choice":
-        from harness.evaluate import multiple_choice
-
-        return multiple_choice.evaluate(model, tokenizer, ev, base_dir)
-    if ev.kind == "lm_eval":
-        from harness.evaluate import lm_eval_bridge  # imports lm-eval, slow: only when asked for
-
-        return lm_eval_bridge.evaluate(model, tokenizer, ev, base_dir)
-    if ev.kind == "classification":
-        prompts, predictions, gold, how = classify.predict(model, tokenizer, ev, base_dir)
-        scores, rows = score(ev, prompts, predictions, [[g] for g in gold])
-        for entry in scores.values():
-            entry["predicted_by"] = how
-        return scores, rows
-    rows = sources.map_columns(sources.load_split(ev.data, ev.split, base_dir, limit=ev.limit), ev.columns, ev.data)
-    template = Template(ev.template.prompt, ev.template.completion)
-    prompts, references = [], []
-    for i, row in enumerate(rows):
-        where = f"{ev.data} ({ev.split}) row {i + 1}"
-        prompt, completion = render(template, row, where=where)
-        prompts.append(prompt)
-        references.append(references_of(ev, row, completion, where))
-
-    predictions = generate(model, tokenizer, prompts, ev.max_new_tokens, ev.stop, ev.batch_size,
-                           desc=f"eval {ev.name}", chat=bool(ev.chat))
-    # Surrounding whitespace is not part of an answer (" 42" after "Answer:" is 42).
-    predictions = [p.strip() for p in predictions]
-    return score(ev, prompts, predictions, references)
+    """Scores and per-example prediction rows for one eval, by its kind's registered evaluator."""
+    return EVAL_KINDS.load(ev.kind)(model, tokenizer, ev, base_dir)
 
 
 def score(ev: EvalSpec, prompts: list[str], predictions: list[str], references: list[list[str]]) -> tuple[dict[str, dict], list[dict]]:

@@ -18,7 +18,7 @@ import yaml
 from harness import __version__
 from harness.errors import HarnessError
 from harness.gate.snapshot import snapshot
-from harness.results import SUITE_COPY, suite_dirs, write_json_atomic
+from harness.records.store import SUITE_COPY, suite_dirs, write_json_atomic
 
 FORMAT = "harness-baseline"
 FORMAT_VERSION = 1
@@ -35,7 +35,7 @@ def one_suite(results: Path) -> Path:
 
 def suite_check_block(suite_dir: Path) -> dict[str, Any] | None:
     """The `check:` block of the suite file `harness run` kept beside the records, if any."""
-    from harness.spec import CheckSpec
+    from harness.suite.schema import CheckSpec
 
     path = suite_dir / SUITE_COPY
     if not path.is_file():

@@ -7,7 +7,7 @@ one before it. For each metric of a matched eval:
    settings (harness/gate/snapshot.SETTING_KEYS). Otherwise "not comparable", which fails
    the check unless allowed, as does a baseline variant, eval or metric missing now.
 2. A paired test on the per-example evidence, the same tests `harness run` uses between
-   variants (harness/compare.py): McNemar for 0/1 scores, a paired bootstrap of the mean,
+   variants (harness/analysis/paired.py): McNemar for 0/1 scores, a paired bootstrap of the mean,
    or of the corpus score recomputed from sufficient statistics (BLEU, chrF, TER, macro-F1).
 3. Holm's step-down correction over every test made, so many metrics and variants do not
    turn noise into a failure.
@@ -35,7 +35,8 @@ from typing import Any
 
 from scipy.stats import norm
 
-from harness.compare import corpus_bootstrap, corpus_statistics, paired_corpus_test, paired_test
+from harness.analysis.paired import corpus_statistics, paired_corpus_test, paired_test
+from harness.metrics.stats import corpus_resamples
 from harness.errors import HarnessError
 from harness.gate.snapshot import variant_key
 
@@ -217,7 +218,7 @@ def _paired(metric: str, old: dict, new: dict) -> dict[str, Any] | None:
         return None
     if kind == "corpus":
         # Both sides' statistics from the current metric code, resampled at the same indices.
-        a, b = (corpus_bootstrap(*corpus_statistics(metric, side["predictions"], side["references"])) for side in (old, new))
+        a, b = (corpus_resamples(*corpus_statistics(metric, side["predictions"], side["references"])) for side in (old, new))
         return paired_corpus_test(a, b, len(old["predictions"]))
     return paired_test(old["scores"], new["scores"], binary=kind == "binary")
 

@@ -24,13 +24,16 @@ file is a snapshot written down; `harness check` snapshots the new results the s
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from harness.compare import BINARY_METRICS, CORPUS_METRICS
+from harness.analysis.paired import is_binary, pairing
+from harness.errors import HarnessError
+from harness.records.newest import newest
+from harness.records.predictions import keyed, read_predictions
+from harness.records.schema import Record
+from harness.records.store import ok_records
 from harness.registry import METRICS
-from harness.results import Record, ok_records
 
 # Score extras that change what a value measures: a difference makes two values incomparable.
 SETTING_KEYS = ("signature", "shots", "format", "predicted_by")
@@ -38,13 +41,10 @@ SETTING_KEYS = ("signature", "shots", "format", "predicted_by")
 
 def snapshot(suite_dir: Path, notes: list[str]) -> dict[str, Any]:
     """The newest ok record of each (name, model, seed) in the folder, as evidence."""
-    newest: dict[tuple[str, str, int], tuple[Path, Record]] = {}
-    for path, record in ok_records(suite_dir, notes):
-        key = (record.name, record.model, record.seed)
-        if key not in newest or (record.finished_at or "") > (newest[key][1].finished_at or ""):
-            newest[key] = (path, record)
-    variants = [_variant(path.parent, record, notes) for _, (path, record) in sorted(newest.items())]
-    suite = next((r.suite for _, r in newest.values()), Path(suite_dir).name)
+    current, _ = newest(ok_records(suite_dir, notes))
+    current.sort(key=lambda pr: variant_key({"name": pr[1].name, "model": pr[1].model, "seed": pr[1].seed}))
+    variants = [_variant(path.parent, record, notes) for path, record in current]
+    suite = next((r.suite for _, r in current), Path(suite_dir).name)
     return {"suite": suite, "variants": variants}
 
 
@@ -64,8 +64,8 @@ def _variant(directory: Path, record: Record, notes: list[str]) -> dict[str, Any
 
 def _eval(directory: Path, record: Record, ev: str, scores: dict, spec: dict, notes: list[str]) -> dict[str, Any]:
     data = f"{spec.get('data')}|{spec.get('split')}"
-    rows = _rows(directory / "predictions" / f"{ev}.jsonl", notes)
-    ids = [row.get("id", row.get("index")) for row in rows] if rows is not None else None
+    rows = _rows(directory, ev, notes)
+    ids = list(keyed(rows)) if rows is not None else None
     metrics = {}
     for metric, score in sorted(scores.items()):
         extra = score.model_extra or {}
@@ -85,25 +85,23 @@ def _evidence(metric: str, rows: list[dict] | None) -> dict[str, Any]:
     if rows is None:
         return {"kind": "unpaired"}
     try:
-        if metric in CORPUS_METRICS:
+        if pairing(metric) == "corpus":
             return {"kind": "corpus", "predictions": [str(r["prediction"]) for r in rows],
                     "references": [[str(x) for x in r["references"]] for r in rows]}
         scores = [float(r["scores"][metric]) for r in rows]
     except (KeyError, TypeError, ValueError):
         return {"kind": "unpaired"}
-    declared = metric in BINARY_METRICS or (metric in METRICS and METRICS.get(metric).meta.get("per_example") == "binary")
-    return {"kind": "binary" if declared and set(scores) <= {0.0, 1.0} else "mean", "scores": scores}
+    return {"kind": "binary" if is_binary(metric, scores) else "mean", "scores": scores}
 
 
-def _rows(path: Path, notes: list[str]) -> list[dict] | None:
+def _rows(directory: Path, ev: str, notes: list[str]) -> list[dict] | None:
     """The predictions file's rows when every one has a distinct id, else None (with a note)."""
     try:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except (OSError, ValueError) as err:
-        notes.append(f"{path}: unreadable ({err}); its metrics are judged by tolerance alone")
+        rows = read_predictions(directory, ev)
+    except HarnessError as err:
+        notes.append(f"{err}; its metrics are judged by tolerance alone")
         return None
-    ids = [row.get("id", row.get("index")) if isinstance(row, dict) else None for row in rows]
-    if not rows or None in ids or len(set(map(json.dumps, ids))) != len(ids):
-        notes.append(f"{path}: rows without distinct ids; its metrics are judged by tolerance alone")
+    if keyed(rows) is None:
+        notes.append(f"{directory / 'predictions' / (ev + '.jsonl')}: rows without distinct ids; its metrics are judged by tolerance alone")
         return None
     return rows

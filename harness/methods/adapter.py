@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness.errors import HarnessError
 from harness.methods.base import Applied, Method
 
 # Attribute names of a block's attention and MLP sublayers: Llama, Mistral, Qwen, ...
@@ -107,7 +108,7 @@ def _hidden_size(model) -> int:
     for key in ("hidden_size", "n_embd", "d_model"):
         if isinstance(getattr(config, key, None), int):
             return getattr(config, key)
-    raise ValueError(f"{type(model).__name__}: its config names no hidden size (hidden_size, n_embd or d_model)")
+    raise HarnessError(f"{type(model).__name__}: its config names no hidden size (hidden_size, n_embd or d_model)")
 
 
 def _sublayer(block, place: str) -> str:
@@ -117,7 +118,7 @@ def _sublayer(block, place: str) -> str:
         except AttributeError:
             continue
         return name
-    raise ValueError(f"{type(block).__name__}: no {place} sublayer at {' or '.join(SUBLAYER_NAMES[place])} "
+    raise HarnessError(f"{type(block).__name__}: no {place} sublayer at {' or '.join(SUBLAYER_NAMES[place])} "
                      f"(its children: {', '.join(block._modules)}); adapters do not support this architecture yet")
 
 

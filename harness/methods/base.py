@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import Problem
-from harness.spec import explain
+from harness.errors import explain
 
 if TYPE_CHECKING:  # torch is imported only by apply()
     import torch

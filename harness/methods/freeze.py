@@ -9,6 +9,7 @@ import fnmatch
 
 from pydantic import Field, model_validator
 
+from harness.errors import HarnessError
 from harness.methods.base import Applied, Method
 from harness.methods.layerwise import LayerwiseOptions, apply_layerwise, layer_groups
 
@@ -39,12 +40,12 @@ def _apply(model, params: FreezeParams, ctx):
         names = [n for n, _ in model.named_parameters()]
         matched = {n for n in names if any(fnmatch.fnmatch(n, pat) for pat in params.patterns)}
         if not matched:
-            raise ValueError(f"patterns {params.patterns} match no parameter; names look like {names[:3]} ...")
+            raise HarnessError(f"patterns {params.patterns} match no parameter; names look like {names[:3]} ...")
         chosen |= {id(p) for n, p in model.named_parameters() if n in matched}
     else:
         top = params.top_blocks or 2
         if top > len(blocks):
-            raise ValueError(f"top_blocks={top} but the model has {len(blocks)} blocks")
+            raise HarnessError(f"top_blocks={top} but the model has {len(blocks)} blocks")
         chosen |= {id(p) for g in blocks[len(blocks) - top :] for p in g.params}
         if params.train_head:
             chosen |= {id(p) for g in groups if g.name == "head" for p in g.params}

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.errors import HarnessError
 from harness.methods.base import ParamGroup
 
 
@@ -52,7 +53,7 @@ def transformer_blocks(model) -> tuple[str, list]:
             if len(kinds) == 1:
                 stacks.append((name, list(module), kinds.pop()))
     if not stacks:
-        raise ValueError(f"{type(model).__name__}: found no stack of transformer blocks to group")
+        raise HarnessError(f"{type(model).__name__}: found no stack of transformer blocks to group")
     longest = max(stacks, key=lambda s: len(s[1]))  # the first of the longest, as registered
     same = [s for s in stacks if s[2] is longest[2]]
     return "+".join(name for name, _, _ in same), [block for _, blocks, _ in same for block in blocks]

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from harness.errors import HarnessError
 from harness.methods.base import Applied, Method
 
 
@@ -60,7 +61,7 @@ def _probe_class():
 
 def _apply(model, params: ProbeParams, ctx):
     if not ctx.labels:
-        raise ValueError("linear_probe trains a classifier: set train.label to the column holding the class")
+        raise HarnessError("linear_probe trains a classifier: set train.label to the column holding the class")
     model.requires_grad_(False)
     probe = _probe_class()(model, ctx.labels, params.pooling, params.normalize).to(next(model.parameters()).device)
     return Applied(probe, info={"labels": list(ctx.labels), "pooling": params.pooling, "normalize": params.normalize,

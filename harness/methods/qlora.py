@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
+from harness.errors import HarnessError
 from harness.methods.lora import LORA_RATE, LoraParams
 from harness.methods.peft_methods import peft_method
 
@@ -48,7 +49,7 @@ def compute_dtype(name: str):
     import torch
 
     if name == "auto":
-        from harness.train import bf16_supported
+        from harness.models.precision import bf16_supported
 
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         name = "bf16" if bf16_supported(device) else "fp16" if device.type == "cuda" else "fp32"
@@ -100,7 +101,7 @@ def quantize_linear_layers(model, quant_type: str, double_quant: bool, compute_d
             setattr(parent, name, layer.to(device).train(child.training))
             replaced += 1
     if not replaced:
-        raise ValueError(f"{type(model).__name__}: no nn.Linear layer to quantize (only the output head, or Conv1D layers)")
+        raise HarnessError(f"{type(model).__name__}: no nn.Linear layer to quantize (only the output head, or Conv1D layers)")
     return replaced
 
 

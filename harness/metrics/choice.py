@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from harness.data.mmlu import LETTERS
 from harness.errors import HarnessError
+from harness.metrics.gold import gold_values
 from harness.metrics.stats import CONFIDENCE, MetricResult, mean_ci
 
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def acc(predictions: list[str], references: list[list[str]], *, subjects: Sequence[str] | None = None,
@@ -92,12 +93,8 @@ def score_choices(rows: list[dict[str, Any]], metrics: Sequence[str] = ("acc", "
 
 
 def _gold(predictions: list[str], references: list[list[str]]) -> list[str]:
-    if len(predictions) != len(references) or not predictions:
-        raise HarnessError(f"{len(predictions)} predictions for {len(references)} gold answers: need the same, non-zero, number")
-    for i, refs in enumerate(references, start=1):
-        if not refs or str(refs[0]) not in set(LETTERS):
-            raise HarnessError(f"question {i}: the gold answer must be one letter A-Z as [letter], got {refs!r}")
-    return [str(refs[0]) for refs in references]
+    return gold_values(predictions, references, "gold answers", allowed=set(LETTERS),
+                       hint="the gold answer must be one letter A-Z as [letter]")
 
 
 def _result(per_example: list[float], subjects: Sequence[str] | None, confidence: float, seed: int) -> MetricResult:

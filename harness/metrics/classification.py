@@ -10,14 +10,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import f1_score
 
-from harness.errors import HarnessError
+from harness.metrics.gold import gold_values
 from harness.metrics.stats import CONFIDENCE, MetricResult, corpus_ci, mean_ci
 
 
 def _gold(predictions: list[str], references: list[list[str]]) -> list[str]:
-    if len(predictions) != len(references) or not predictions:
-        raise HarnessError(f"{len(predictions)} predictions for {len(references)} gold labels: need the same, non-zero, number")
-    return [refs[0] for refs in references]
+    return gold_values(predictions, references, "gold labels")
 
 
 def accuracy(predictions: list[str], references: list[list[str]], *, confidence: float = CONFIDENCE, seed: int = 0) -> MetricResult:
@@ -48,6 +46,12 @@ def f1_statistics(predictions: list[str], gold: list[str]) -> np.ndarray:
             stats[row, 3 * index[p] + 1] = 1  # false positive of the predicted class
             stats[row, 3 * index[g] + 2] = 1  # false negative of the gold class
     return stats
+
+
+def macro_f1_statistics(predictions: list[str], references: list[list[str]]):
+    """(per-example [tp, fp, fn] per class, macro-F1 of one summed row): what paired
+    comparisons resample. A variant's own classes, as macro_f1 scores it."""
+    return f1_statistics(list(predictions), [refs[0] for refs in references]), f1_from_counts
 
 
 def macro_f1(predictions: list[str], references: list[list[str]], *, confidence: float = CONFIDENCE, seed: int = 0) -> MetricResult:

@@ -1,7 +1,10 @@
-"""Metric results and their bootstrap confidence intervals.
+"""Metric results and the one bootstrap: every resample of the harness is drawn here.
 
-Owns `MetricResult` (what every metric function returns) and the two bootstrap
-estimators behind its interval:
+Owns `MetricResult` (what every metric function returns), the resampling constants
+(CONFIDENCE, N_RESAMPLES, SEED) and the estimators built on them. Paired comparisons
+between variants (harness/analysis/paired.py) and the regression gate draw their
+resamples from `resample_counts` and `corpus_resamples` too, so a metric's interval and a
+comparison's see the same resamples of the same examples. The estimators:
 
 * `mean_ci` -- for metrics that are a mean of per-example scores (ROUGE, exact match):
   scipy.stats.bootstrap, percentile method.
@@ -21,6 +24,7 @@ metric; keep it vectorised over resamples (callers run it on thousands of exampl
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -34,6 +38,7 @@ log = logging.getLogger(__name__)
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 1000
+SEED = 0  # fixed, so intervals and comparisons of different variants resample alike
 
 
 @dataclass(frozen=True)
@@ -97,12 +102,34 @@ def mean_ci(
     return value, low, high
 
 
-def resample_counts(n: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_resamples, n) matrix: how often each example is drawn in each resample."""
+@functools.lru_cache(maxsize=32)
+def resample_counts(n: int, seed: int = SEED, n_resamples: int = N_RESAMPLES) -> np.ndarray:
+    """(n_resamples, n) matrix: how often each example is drawn in each resample. Cached
+    and read-only: every caller resampling n examples with one seed sees the same draws."""
+    rng = np.random.default_rng(seed)
     draws = rng.integers(0, n, size=(n_resamples, n))
     # Offsetting each row's draws lets one bincount count every row at once.
     flat = draws + (np.arange(n_resamples) * n)[:, None]
-    return np.bincount(flat.ravel(), minlength=n_resamples * n).reshape(n_resamples, n)
+    counts = np.bincount(flat.ravel(), minlength=n_resamples * n).reshape(n_resamples, n)
+    counts.flags.writeable = False
+    return counts
+
+
+def corpus_resamples(stats: np.ndarray, score_from_stats: Callable[[list], float], *, seed: int = SEED,
+                     n_resamples: int = N_RESAMPLES) -> tuple[float, np.ndarray]:
+    """A corpus score and its value on each resample: (full-corpus score, n_resamples scores).
+
+    `stats` is (n_examples, k): one row of additive sufficient statistics per example.
+    `score_from_stats` maps one summed row (a list, ints kept as ints) to the corpus score,
+    so the arithmetic stays the scorer's own.
+    """
+    stats = np.asarray(stats)
+    # float64 matmul is BLAS-fast and exact for integer counts far below 2**53.
+    sums = resample_counts(stats.shape[0], seed, n_resamples).astype(np.float64) @ stats.astype(np.float64)
+    if np.issubdtype(stats.dtype, np.integer):  # keep counts ints, as the scorer expects
+        sums = np.rint(sums).astype(np.int64)
+    scores = np.fromiter((score_from_stats(row) for row in sums.tolist()), dtype=np.float64, count=n_resamples)
+    return score_from_stats(stats.sum(axis=0).tolist()), scores
 
 
 def corpus_ci(
@@ -111,30 +138,27 @@ def corpus_ci(
     *,
     value: float,
     confidence: float = CONFIDENCE,
-    seed: int = 0,
+    seed: int = SEED,
     n_resamples: int = N_RESAMPLES,
 ) -> tuple[float, float]:
     """Percentile-bootstrap interval of a corpus score: (ci_low, ci_high).
 
-    `stats` is (n_examples, k): one row of additive sufficient statistics per example.
-    `score_from_stats` maps one summed row (a list, ints kept as ints) to the corpus score,
-    so the arithmetic stays the scorer's own. `value` is the full-corpus score, returned as
-    both bounds when the sample is degenerate.
+    `stats` and `score_from_stats` as for `corpus_resamples`. `value` is the full-corpus
+    score, returned as both bounds when the sample is degenerate.
     """
     _check_confidence(confidence)
     stats = np.asarray(stats)
     if stats.ndim != 2 or stats.shape[0] == 0:
         raise ValueError("corpus_ci needs an (n_examples, k) matrix with n_examples > 0")
-    n = stats.shape[0]
-    if n == 1 or np.all(stats == stats[0]):
+    if stats.shape[0] == 1 or np.all(stats == stats[0]):
         # Every resample sums to a multiple of the same row; nothing varies to estimate.
         return value, value
-    counts = resample_counts(n, n_resamples, np.random.default_rng(seed))
-    # float64 matmul is BLAS-fast and exact for integer counts far below 2**53.
-    sums = counts.astype(np.float64) @ stats.astype(np.float64)
-    if np.issubdtype(stats.dtype, np.integer):
-        sums = np.rint(sums).astype(np.int64)
-    scores = np.fromiter((score_from_stats(row) for row in sums.tolist()), dtype=np.float64, count=n_resamples)
+    _, scores = corpus_resamples(stats, score_from_stats, seed=seed, n_resamples=n_resamples)
+    return percentile_interval(scores, confidence)
+
+
+def percentile_interval(samples: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The central `confidence` share of bootstrap samples: (low, high)."""
     alpha = (1.0 - confidence) / 2.0
-    low, high = np.percentile(scores, [100.0 * alpha, 100.0 * (1.0 - alpha)])
+    low, high = np.percentile(samples, [100.0 * alpha, 100.0 * (1.0 - alpha)])
     return float(low), float(high)

@@ -76,31 +76,39 @@ def _rouge_scorer(rouge_type: str) -> rouge_scorer.RougeScorer:
     return rouge_scorer.RougeScorer([rouge_type], use_stemmer=True)
 
 
-def _rouge(rouge_type, predictions, references, confidence, seed) -> MetricResult:
+ROUGE_TYPES = tuple(f"rouge{n}" for n in range(1, 10)) + ("rougeL", "rougeLsum")  # every type rouge-score computes
+_MEASURES = {"": "fmeasure", "_p": "precision", "_r": "recall"}
+
+
+def _rouge(rouge_type, predictions, references, confidence, seed, measure: str = "fmeasure") -> MetricResult:
     _check_inputs(predictions, references)
     scorer = _rouge_scorer(rouge_type)
-    scores = [float(scorer.score_multi(list(refs), pred)[rouge_type].fmeasure) for pred, refs in zip(predictions, references)]
-    return _mean_result(scores, confidence, seed, {"signature": _ROUGE_SIGNATURE})
+    # score_multi keeps, per example, the reference with the best F; its precision and
+    # recall are that reference's.
+    scores = [float(getattr(scorer.score_multi(list(refs), pred)[rouge_type], measure))
+              for pred, refs in zip(predictions, references)]
+    signature = _ROUGE_SIGNATURE + ("" if measure == "fmeasure" else f"|measure:{measure}")
+    return _mean_result(scores, confidence, seed, {"signature": signature})
 
 
-def rouge1(predictions: list[str], references: list[list[str]], *, confidence: float = CONFIDENCE, seed: int = 0) -> MetricResult:
-    """Mean ROUGE-1 F-measure (unigram overlap), best reference per example, 0-1."""
-    return _rouge("rouge1", predictions, references, confidence, seed)
+def _rouge_metric(rouge_type: str, suffix: str):
+    measure = _MEASURES[suffix]
+
+    def metric(predictions: list[str], references: list[list[str]], *, confidence: float = CONFIDENCE,
+               seed: int = 0) -> MetricResult:
+        return _rouge(rouge_type, predictions, references, confidence, seed, measure)
+
+    metric.__name__ = metric.__qualname__ = rouge_type + suffix
+    metric.__doc__ = (f"Mean {rouge_type} {measure} per example (best reference by F), stemmed, 0-1. rougeN counts "
+                      "n-gram overlap, rougeL the longest common subsequence, rougeLsum its union over sentences split on \\n.")
+    return metric
 
 
-def rouge2(predictions: list[str], references: list[list[str]], *, confidence: float = CONFIDENCE, seed: int = 0) -> MetricResult:
-    """Mean ROUGE-2 F-measure (bigram overlap), best reference per example, 0-1."""
-    return _rouge("rouge2", predictions, references, confidence, seed)
-
-
-def rougeL(predictions: list[str], references: list[list[str]], *, confidence: float = CONFIDENCE, seed: int = 0) -> MetricResult:
-    """Mean ROUGE-L F-measure (longest common subsequence over the whole text), 0-1."""
-    return _rouge("rougeL", predictions, references, confidence, seed)
-
-
-def rougeLsum(predictions: list[str], references: list[list[str]], *, confidence: float = CONFIDENCE, seed: int = 0) -> MetricResult:
-    """Mean ROUGE-Lsum F-measure (union LCS over sentences split on "\\n"), 0-1."""
-    return _rouge("rougeLsum", predictions, references, confidence, seed)
+# rouge1 ... rouge9, rougeL, rougeLsum (F), and each with _p (precision) and _r (recall): the
+# names harness/catalog.py registers.
+for _type in ROUGE_TYPES:
+    for _suffix in _MEASURES:
+        globals()[_type + _suffix] = _rouge_metric(_type, _suffix)
 
 
 # ---- sacrebleu -----------------------------------------------------------------------
@@ -121,6 +129,18 @@ def sacrebleu_statistics(name: str, predictions: Sequence[str], references: Sequ
     metric = CORPUS_SCORERS[name]()
     stats = metric._extract_corpus_statistics(list(predictions), _reference_streams(references))
     return np.asarray(stats), lambda row: float(metric._compute_score_from_stats(row).score)
+
+
+def bleu_statistics(predictions: Sequence[str], references: Sequence[Sequence[str]]):
+    return sacrebleu_statistics("bleu", predictions, references)
+
+
+def chrf_statistics(predictions: Sequence[str], references: Sequence[Sequence[str]]):
+    return sacrebleu_statistics("chrf", predictions, references)
+
+
+def ter_statistics(predictions: Sequence[str], references: Sequence[Sequence[str]]):
+    return sacrebleu_statistics("ter", predictions, references)
 
 
 def _sacrebleu_result(

@@ -20,10 +20,15 @@ FAMILIES = ("causal", "encoder", "seq2seq")
 AUTO_CLASSES = {"causal": "AutoModelForCausalLM", "encoder": "AutoModelForSequenceClassification",
                 "seq2seq": "AutoModelForSeq2SeqLM"}
 PEFT_TASK_TYPES = {"causal": "CAUSAL_LM", "encoder": "SEQ_CLS", "seq2seq": "SEQ_2_SEQ_LM"}
-# What each family can be scored by: an encoder predicts with its classification head; an
-# encoder-decoder generates (scoring continuations by log-likelihood is a decoder's here).
-EVAL_KINDS = {"causal": ("generation", "classification", "multiple_choice", "lm_eval"),
-              "encoder": ("classification",), "seq2seq": ("generation",)}
+
+
+def eval_kinds(family: str) -> list[str]:
+    """The eval kinds that can score a model of this family, from each kind's registration
+    (`families`): an encoder predicts with its classification head; an encoder-decoder
+    generates (scoring continuations by log-likelihood is a decoder's here)."""
+    from harness.registry import EVAL_KINDS
+
+    return [e.name for e in EVAL_KINDS.entries() if family in e.meta.get("families", FAMILIES)]
 
 
 def family_of_config(config: Any) -> str:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.data.builtin import ARITHMETIC, BUILTIN_TASKS, arithmetic
+from harness.data.builtin import ARITHMETIC, task, arithmetic
 from harness.errors import HarnessError
 from harness.evaluate.multiple_choice import evaluate
 from harness.models.tiny import tiny_random_llama
-from harness.spec import EvalSpec
+from harness.suite.schema import EvalSpec
 
 UNIT = {"millimetres": 1, "centimetres": 10, "metres": 1000, "kilometres": 1_000_000, "milligrams": 1, "grams": 1000,
         "kilograms": 1_000_000, "millilitres": 1, "centilitres": 10, "litres": 1000, "seconds": 1, "minutes": 60, "hours": 3600}
@@ -53,7 +53,7 @@ def test_deterministic_fresh_and_registered():
     first = arithmetic.generate("test")
     first[0]["choices"].append("changed")
     assert arithmetic.generate("test") == arithmetic.generate("test") != first
-    assert BUILTIN_TASKS["arithmetic"] is ARITHMETIC
+    assert task("arithmetic") is ARITHMETIC
     with pytest.raises(HarnessError, match="no split 'tset'"):
         arithmetic.generate("tset")
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from harness.data.builtin import BUILTIN_TASKS, DATA2TEXT, data2text
+from harness.data.builtin import task, DATA2TEXT, data2text
 from harness.data.templates import render, template_fields
 from harness.errors import HarnessError
 
@@ -81,7 +81,7 @@ def test_unknown_split():
 
 
 def test_task_entry_and_default_template():
-    assert BUILTIN_TASKS["data2text"] is DATA2TEXT
+    assert task("data2text") is DATA2TEXT
     assert DATA2TEXT.references_field == "references"
     assert DATA2TEXT.version == data2text.GENERATOR_VERSION
     row = data2text.generate("test")[0]

@@ -9,7 +9,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.metrics.choice import acc, acc_norm, score_choices
 from harness.registry import METRICS
-from harness.rescore import _bind
+from harness.analysis.rescore import _bind
 
 # Three questions. Q1: B most likely either way (gold B). Q2: C has the highest total but
 # is long; per character A wins (gold A). Q3: a tie between A and D goes to A (gold D).

@@ -14,7 +14,7 @@ from harness.errors import HarnessError
 from harness.evaluate import lm_eval_bridge
 from harness.evaluate.scoring import evaluate
 from harness.models.tiny import tiny_random_llama
-from harness.spec import EvalSpec
+from harness.suite.schema import EvalSpec
 
 QUESTIONS = [
     ("What is 2+2?", ["3", "4", "five", "22"], 1), ("Capital of France?", ["Paris", "Rome", "Oslo", "Bonn"], 0),

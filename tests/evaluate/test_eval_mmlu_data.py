@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED_DATA
-from harness.data import mmlu, sources
+from harness.data import mmlu, questions, sources
 from harness.errors import HarnessError
 
 MMLU = SHARED_DATA / "mmlu"
@@ -79,14 +79,14 @@ def test_malformed_rows_name_file_and_row(folder, row, message):
 
 
 def test_shots_are_the_first_rows_of_the_same_subjects_dev_file(folder):
-    pool, where = mmlu.shot_pool("mmlu:mm", folder.parent, "beta_gamma")
+    pool, where = questions.shot_pool("mmlu:mm", folder.parent, "beta_gamma")
     assert where.endswith("beta_gamma_dev.csv")
-    assert [s["question"] for s in mmlu.first_shots(pool, 2, where, "beta_gamma")] == ["db0", "db1"]
+    assert [s["question"] for s in questions.first_shots(pool, 2, where, "beta_gamma")] == ["db0", "db1"]
     with pytest.raises(HarnessError, match="3-shot prompts need 3 examples of subject 'beta_gamma'.*has 2"):
-        mmlu.first_shots(pool, 3, where, "beta_gamma")
+        questions.first_shots(pool, 3, where, "beta_gamma")
     (folder / "dev" / "alpha_dev.csv").unlink()
     with pytest.raises(HarnessError, match="alpha_dev.csv; add the dev file or set shots: 0"):
-        mmlu.shot_pool("mmlu:mm", folder.parent, "alpha")
+        questions.shot_pool("mmlu:mm", folder.parent, "alpha")
 
 
 def test_fingerprint_covers_every_split_and_dev_file_but_not_the_path(folder, tmp_path):
@@ -109,12 +109,12 @@ def test_jsonl_questions_take_index_or_letter_answers_and_filter_subjects(tmp_pa
             {"question": "q2", "choices": ["a", "b"], "answer": 1, "subject": "s2"},
             {"question": "q3", "choices": ["a", "b"], "answer": "0", "subject": "s1"}]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    got = mmlu.questions("mc.jsonl", "test", tmp_path)
+    got = questions.questions("mc.jsonl", "test", tmp_path)
     assert [(r["answer"], r["subject"]) for r in got] == [(2, "s1"), (1, "s2"), (0, "s1")]
     assert got[0]["id"] == "x-1" and "id" not in got[1]
-    assert [r["question"] for r in mmlu.questions("mc.jsonl", "test", tmp_path, subjects=["s1"])] == ["q1", "q3"]
+    assert [r["question"] for r in questions.questions("mc.jsonl", "test", tmp_path, subjects=["s1"])] == ["q1", "q3"]
     with pytest.raises(HarnessError, match=r"no rows of subject 's3'.*it has: s1, s2"):
-        mmlu.questions("mc.jsonl", "test", tmp_path, subjects=["s3"])
+        questions.questions("mc.jsonl", "test", tmp_path, subjects=["s3"])
 
 
 @pytest.mark.parametrize("row, message", [
@@ -127,16 +127,16 @@ def test_malformed_choice_rows_name_the_row(tmp_path, row, message):
     good = {"question": "ok", "choices": ["a", "b"], "answer": 0}
     (tmp_path / "mc.jsonl").write_text(json.dumps(good) + "\n" + json.dumps(row) + "\n")
     with pytest.raises(HarnessError, match=message):
-        mmlu.questions("mc.jsonl", "test", tmp_path)
+        questions.questions("mc.jsonl", "test", tmp_path)
 
 
 def test_shots_from_a_local_file_skip_the_question_asked(tmp_path):
     rows = [{"question": f"q{i}", "choices": ["a", "b"], "answer": 0} for i in range(4)]
     (tmp_path / "mc.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
-    pool, where = mmlu.shot_pool("mc.jsonl", tmp_path, "")
-    asked = mmlu.questions("mc.jsonl", "test", tmp_path)[1]
-    assert mmlu.pool_is_eval_data("mc.jsonl") and not mmlu.pool_is_eval_data("mmlu:x")
-    assert [s["question"] for s in mmlu.first_shots(pool, 2, where, "", skip=asked)] == ["q0", "q2"]
+    pool, where = questions.shot_pool("mc.jsonl", tmp_path, "")
+    asked = questions.questions("mc.jsonl", "test", tmp_path)[1]
+    assert questions.pool_is_eval_data("mc.jsonl") and not questions.pool_is_eval_data("mmlu:x")
+    assert [s["question"] for s in questions.first_shots(pool, 2, where, "", skip=asked)] == ["q0", "q2"]
 
 
 @needs_shared
@@ -145,5 +145,5 @@ def test_real_mmlu_folder_reads_all_twelve_subjects():
     assert len(rows) == 2283  # the data README's count
     assert len({r["subject"] for r in rows}) == 12
     assert all(len(r["choices"]) == 4 and 0 <= r["answer"] < 4 for r in rows)
-    pool, _ = mmlu.shot_pool(f"mmlu:{MMLU}", Path("."), "world_religions")
+    pool, _ = questions.shot_pool(f"mmlu:{MMLU}", Path("."), "world_religions")
     assert len(pool) == 5 and pool[0]["question"].strip() == "What is the sign of the covenant for Jewish males?"

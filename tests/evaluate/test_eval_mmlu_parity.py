@@ -22,7 +22,7 @@ import pytest
 
 from conftest import SHARED_DATA
 from harness.evaluate.scoring import evaluate
-from harness.spec import EvalSpec
+from harness.suite.schema import EvalSpec
 
 MMLU = SHARED_DATA / "mmlu"
 SUBJECTS = ["abstract_algebra", "world_religions"]  # the two with the shortest questions and shots

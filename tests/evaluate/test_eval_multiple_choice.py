@@ -16,7 +16,7 @@ from harness.evaluate.loglik import choice_logprobs, continuation_logprobs
 from harness.evaluate.scoring import evaluate
 from harness.metrics.choice import score_choices
 from harness.models.tiny import tiny_random_llama
-from harness.spec import EvalSpec
+from harness.suite.schema import EvalSpec
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import yaml
 
 from harness.gate import baseline
-from harness.plan import plan
-from harness.spec import load_suite
+from harness.suite.plan import plan
+from harness.suite.loading import load_suite
 
 from conftest import ROOT
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.leaderboard import build_table, render
+from harness.report import build_table, render
 
 from recordsets import record, score, write
 
@@ -115,7 +115,7 @@ def test_every_format_renders_without_torch(tmp_path):
     import sys
 
     folder = _suite(tmp_path / "demo")
-    code = ("import sys; from harness.leaderboard import build_table, render; t = build_table(sys.argv[1]);"
+    code = ("import sys; from harness.report import build_table, render; t = build_table(sys.argv[1]);"
             "[render([t], f) for f in ('html', 'md', 'csv', 'json')];"
             "assert 'torch' not in sys.modules, 'torch was imported'")
     done = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True)

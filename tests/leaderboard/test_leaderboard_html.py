@@ -8,9 +8,9 @@ import html
 import json
 import re
 
-from harness.leaderboard import build_table, render
-from harness.leaderboard.html import script_json
-from harness.results import write_suite_copy
+from harness.report import build_table, render
+from harness.report.html import script_json
+from harness.records.store import write_suite_copy
 
 from recordsets import record, score, write
 

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.leaderboard import build_table
-from harness.results import read_record, write_record
+from harness.report import build_table
+from harness.records.store import read_record, write_record
 
 from browser import CSS, assert_only_the_page_was_fetched, console_errors, drain, screenshot, start_browser
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import HarnessError
-from harness.leaderboard import numbers, render
-from harness.leaderboard.charts import chart_data, pareto_front, thin
-from harness.leaderboard.table import build_table
+from harness.report import numbers, render
+from harness.report.charts import chart_data, pareto_front, thin
+from harness.report.table import build_table
 
 from recordsets import record, score, write
 
@@ -150,7 +150,7 @@ def test_thin_keeps_the_ends_and_at_most_the_limit():
     (17.71, "0-100", "17.71"),
 ])
 def test_numbers_read_at_a_glance(value, unit, text):
-    from harness.leaderboard.table import Column
+    from harness.report.table import Column
 
     assert numbers.number(Column("k", "cost", "g", "l", "", True, unit), value) == text
 

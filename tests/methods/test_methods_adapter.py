@@ -8,11 +8,12 @@ import pickle
 import pytest
 import torch
 
+from harness.errors import HarnessError
 from harness.evaluate.generation import generate
 from harness.methods.base import ApplyContext, count_parameters
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
-from harness.spec import TrainSpec
+from harness.suite.schema import TrainSpec
 
 from conftest import fit
 
@@ -98,7 +99,7 @@ def test_gpt2_blocks_are_found():
 def test_unknown_architecture_is_named():
     model = torch.nn.Sequential(torch.nn.ModuleList([torch.nn.Linear(4, 4) for _ in range(3)]))
     model.config = type("Config", (), {"hidden_size": 4})()
-    with pytest.raises(ValueError, match="Linear: no attn sublayer"):
+    with pytest.raises(HarnessError, match="Linear: no attn sublayer"):
         adapted(model)
 
 

@@ -13,7 +13,7 @@ from harness.evaluate.generation import generate, soft_prompt_inputs
 from harness.methods.base import ApplyContext, count_parameters
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
-from harness.spec import TrainSpec
+from harness.suite.schema import TrainSpec
 
 from conftest import fit
 

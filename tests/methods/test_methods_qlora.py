@@ -12,8 +12,8 @@ from harness import models
 from harness.methods.base import ApplyContext, count_parameters
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
-from harness.spec import TrainSpec
-from harness.train import bf16_supported
+from harness.suite.schema import TrainSpec
+from harness.models.precision import bf16_supported
 
 from conftest import fit
 

@@ -64,8 +64,8 @@ def test_mean_ci_seeded():
 
 
 def test_resample_counts_match_the_draws():
-    rng_a, rng_b = np.random.default_rng(9), np.random.default_rng(9)
-    counts = resample_counts(7, 50, rng_a)
+    rng_b = np.random.default_rng(9)
+    counts = resample_counts(7, 9, 50)
     draws = rng_b.integers(0, 7, size=(50, 7))
     assert counts.shape == (50, 7)
     assert (counts.sum(axis=1) == 7).all()

@@ -210,7 +210,8 @@ def test_confidence_level_widens_interval():
 
 
 def test_registry_table_and_record():
-    assert set(TEXT_METRICS) == {"rouge1", "rouge2", "rougeL", "rougeLsum", "bleu", "chrf", "ter", "exact_match"}
+    rouge = [f"rouge{n}" for n in range(1, 10)] + ["rougeL", "rougeLsum"]
+    assert set(TEXT_METRICS) == {r + s for r in rouge for s in ("", "_p", "_r")} | {"bleu", "chrf", "ter", "exact_match"}
     assert [e.name for e in METRICS.entries() if not e.meta["higher_is_better"]] == ["ter"]
     assert METRICS.get("bleu").meta["scale"] == "0-100" and METRICS.get("rouge1").meta["scale"] == "0-1"
     for name in TEXT_METRICS:
@@ -219,3 +220,24 @@ def test_registry_table_and_record():
     assert set(record) == {"value", "ci_low", "ci_high", "n", "signature", "level", "per_example_kind"}
     assert isinstance(text.rouge1(PREDS, REFS), MetricResult)
     assert all(math.isfinite(record[k]) for k in ("value", "ci_low", "ci_high"))
+
+
+@pytest.mark.parametrize("rouge_type", ["rouge3", "rouge4", "rouge5", "rougeL"])
+def test_every_rouge_type_and_measure_equals_rouge_score(rouge_type):
+    # Against rouge-score itself: per example, the reference with the best F, and that
+    # reference's precision and recall (score_multi), then the mean.
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer([rouge_type], use_stemmer=True)
+    # predictions longer than their references, so precision and recall differ
+    preds = ["the cat sat on the mat today and then it slept", "a quick brown fox jumps over the lazy dog twice",
+             "one two three four five and more"]
+    refs = [["the cat sat on a mat today", "cats sit"], ["the quick brown fox jumped over a lazy dog"], ["one two three four six"]]
+    best = [scorer.score_multi(r, p)[rouge_type] for p, r in zip(preds, refs)]
+    for suffix, field in (("", "fmeasure"), ("_p", "precision"), ("_r", "recall")):
+        result = compute(rouge_type + suffix, preds, refs)
+        assert result.per_example == [getattr(b, field) for b in best]
+        assert result.value == pytest.approx(sum(getattr(b, field) for b in best) / 3, abs=1e-12)
+        assert METRICS.get(rouge_type + suffix).meta["pairing"] == "mean"
+    # precision and recall really differ from F here: the test would catch a swapped field
+    assert compute(rouge_type + "_p", preds, refs).value != compute(rouge_type + "_r", preds, refs).value

@@ -10,8 +10,9 @@ import pytest
 
 from harness.metrics.stats import MetricResult, mean_ci
 from harness.registry import METRICS, Entry
-from harness.rescore import rescore
-from harness.results import Record, Score, read_record, write_jsonl_atomic, write_record
+from harness.analysis.rescore import rescore
+from harness.records.schema import Record, Score
+from harness.records.store import read_record, write_jsonl_atomic, write_record
 
 CALLS: list[dict] = []
 
@@ -56,7 +57,7 @@ def test_unregistered_choice_metrics_are_left_alone_with_a_note(suite, monkeypat
 
 def test_registered_choice_metrics_get_the_rows_columns(suite, monkeypatch):
     monkeypatch.setitem(METRICS._entries, "acc", Entry("acc", f"{__name__}:fake_acc", "test stand-in",
-                                                         {"higher_is_better": True, "kind": "multiple_choice"}))
+                                                         {"higher_is_better": True, "kind": "multiple_choice", "pairing": "binary"}))
     CALLS.clear()
     (done,) = rescore(suite)
     assert done.recomputed == 2 and not done.notes

@@ -9,9 +9,11 @@ import statistics
 import numpy as np
 import pytest
 
-from harness.compare import compare_suite, paired_test
+from harness.analysis.compare import compare_suite
+from harness.analysis.paired import paired_test
 from harness.metrics import compute
-from harness.results import Record, Score, read_record, write_jsonl_atomic, write_record
+from harness.records.schema import Record, Score
+from harness.records.store import read_record, write_jsonl_atomic, write_record
 
 GOLD = ["pos", "neg"] * 10
 REFS = [f"the {c} cat sat on the {m} mat" for c in ("red", "blue", "old", "big", "small") for m in ("new", "wet", "flat", "warm")]

@@ -1,4 +1,4 @@
-"""The paired tests of harness/compare.py against scipy, sacrebleu, scikit-learn and hand-worked values."""
+"""The paired tests of harness/analysis/paired.py against scipy, sacrebleu, scikit-learn and hand-worked values."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import sacrebleu
 from scipy import stats as sps
 from sklearn.metrics import f1_score
 
-from harness.compare import (
+from harness.analysis.paired import (
     bootstrap_p_value,
-    corpus_bootstrap,
     corpus_statistics,
     mcnemar_p,
     paired_corpus_test,
     paired_test,
 )
+from harness.metrics.stats import corpus_resamples
 
 
 def test_mcnemar_is_the_exact_binomial_test_on_discordant_pairs():
@@ -102,7 +102,7 @@ def test_corpus_bootstrap_recomputes_sacrebleu_on_the_same_resamples(name, corpu
     refs, good, poor = _texts()
     references = [[r] for r in refs]
     n_resamples = 150
-    boots = [corpus_bootstrap(*corpus_statistics(name, preds, references), n_resamples=n_resamples) for preds in (poor, good)]
+    boots = [corpus_resamples(*corpus_statistics(name, preds, references), n_resamples=n_resamples) for preds in (poor, good)]
     assert boots[0][0] == pytest.approx(corpus(poor, [refs]).score, abs=1e-9)
     assert boots[1][0] == pytest.approx(corpus(good, [refs]).score, abs=1e-9)
     idx = np.random.default_rng(0).integers(0, len(refs), size=(n_resamples, len(refs)))
@@ -123,7 +123,7 @@ def test_macro_f1_bootstrap_recomputes_scikit_learn_per_resample_with_each_syste
     a = [g if rng.random() < 0.6 else ("pos" if g == "neg" else "neg") for g in gold]
     b = [g if rng.random() < 0.85 else "neutral" for g in gold]  # off the label set: a wrong class of its own
     refs = [[g] for g in gold]
-    boots = [corpus_bootstrap(*corpus_statistics("macro_f1", p, refs), n_resamples=100) for p in (a, b)]
+    boots = [corpus_resamples(*corpus_statistics("macro_f1", p, refs), n_resamples=100) for p in (a, b)]
     idx = np.random.default_rng(0).integers(0, 40, size=(100, 40))
     for preds, (value, resampled) in zip((a, b), boots):
         labels = sorted(set(gold) | set(preds))

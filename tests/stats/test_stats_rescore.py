@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from rouge_score import rouge_scorer
 
 from harness.cli import main
-from harness.results import COMPARISON_KEYS
+from harness.records.schema import COMPARISON_KEYS
 
 from conftest import TINY_SUITE
 

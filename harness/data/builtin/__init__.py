@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.data.builtin import arithmetic, data2text, sentiment
-from harness.data.templates import Template
+from harness.data.templates import DEFAULT_TEMPLATE, Template
+from harness.errors import HarnessError
 
 
 @dataclass(frozen=True)
@@ -62,4 +63,18 @@ ARITHMETIC = BuiltinTask(
     references_field=None,
 )
 
-BUILTIN_TASKS: dict[str, BuiltinTask] = {task.name: task for task in (DATA2TEXT, SENTIMENT, ARITHMETIC)}
+def task(name: str) -> BuiltinTask:
+    """The task `builtin:NAME` names: a registered task (built in here, or a plugin's)."""
+    from harness.registry import TASKS
+
+    if name not in TASKS:
+        raise HarnessError(f"builtin:{name}: {TASKS.unknown_message(name)}")
+    return TASKS.load(name)
+
+
+def default_template(data_ref: str) -> Template:
+    """The template a data reference is read with when a suite gives none: a built-in
+    task's own, else the generic {{input}} -> {{output}}."""
+    if data_ref.startswith("builtin:") and data_ref[8:]:
+        return task(data_ref[8:]).default_template
+    return DEFAULT_TEMPLATE

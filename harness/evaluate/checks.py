@@ -1,0 +1,74 @@
+"""Checks of an eval kind's own fields and data, run by `harness validate` without torch.
+
+Each function is named by its kind's registration (harness/catalog.py, `check`) and takes
+(path, eval as written, the suite's folder) -> [Problem]. A kind with a check reads its own
+data here; the others have their template checked against their data's columns by
+harness/suite/checks.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.data import mmlu, sources
+from harness.data.splits import resolve_split
+from harness.errors import HarnessError, Problem
+
+
+def multiple_choice(path: str, ev: dict[str, Any], base_dir: Path) -> list[Problem]:
+    """Question rows with question, choices and answer, or an MMLU folder holding the
+    subjects asked for (and their dev files when there are shots)."""
+    problems: list[Problem] = []
+    ref, split = ev.get("data"), ev.get("split", "test")
+    if not isinstance(ref, str) or not isinstance(split, str):
+        return problems
+    if ref.startswith("hf:"):
+        return problems  # the hub is not checked offline; suite checks note it
+    try:
+        columns = sources.columns(ref, split, base_dir)
+    except HarnessError as err:
+        return [Problem(f"{path}.data", str(err))]
+    missing = sorted({"question", "choices", "answer"} - columns)
+    if missing:
+        problems.append(Problem(f"{path}.data", f"{ref} lacks field(s) {', '.join(missing)}; multiple-choice rows have "
+                                                "question, choices (a list) and answer (an index or a letter)"))
+    if not mmlu.is_mmlu(ref):
+        return problems
+    root = mmlu.folder(ref, base_dir)
+    shots = ev.get("shots") if isinstance(ev.get("shots"), int) else 0
+    names = [part.splitname for part in resolve_split(split, ref, None, lambda name: 0)]
+    for j, subject in enumerate(x for x in ev.get("subjects") or [] if isinstance(x, str)):
+        try:
+            for name in names + ([mmlu.SHOT_SPLIT] if shots else []):
+                mmlu.check_subjects(root, name, [subject])
+        except HarnessError as err:
+            problems.append(Problem(f"{path}.subjects[{j}]", str(err)))
+    return problems
+
+
+def lm_eval(path: str, ev: dict[str, Any], base_dir: Path) -> list[Problem]:
+    """A task to run (a YAML file must exist), an include folder that exists, data that
+    can be fingerprinted, and no metric_args (lm-eval computes its metrics its own way)."""
+    problems: list[Problem] = []
+    task, include = ev.get("task"), ev.get("include_path")
+    if not isinstance(task, str) or not task:
+        problems.append(Problem(f"{path}.task", "an lm_eval eval names its task: task: NAME (an lm-eval task) or task: FILE.yaml"))
+    elif task.endswith((".yaml", ".yml")):
+        file = Path(task).expanduser()
+        file = file if file.is_absolute() else base_dir / file
+        if not file.is_file():
+            problems.append(Problem(f"{path}.task", f"task file {file} does not exist (relative to {base_dir}); fix the path"))
+    if isinstance(include, str):
+        folder = Path(include).expanduser()
+        folder = folder if folder.is_absolute() else base_dir / folder
+        if not folder.is_dir():
+            problems.append(Problem(f"{path}.include_path", f"{folder} is not a folder of task YAMLs"))
+    if ev.get("metric_args"):
+        problems.append(Problem(f"{path}.metric_args", "lm-eval computes these metrics with its own settings; metric_args do not apply"))
+    if isinstance(ev.get("data"), str) and isinstance(ev.get("split", "test"), str):
+        try:
+            sources.fingerprint(ev["data"], ev.get("split", "test"), base_dir)
+        except HarnessError as err:
+            problems.append(Problem(f"{path}.data", str(err)))
+    return problems

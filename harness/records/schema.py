@@ -1,0 +1,87 @@
+"""The record: what one variant's record.json holds (schema version SCHEMA_VERSION).
+
+A record is self-describing: the resolved spec, status, scores with their intervals, costs,
+package versions, git commit and hardware. Writing and reading it is harness/records/store.py.
+Imports no torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+SCHEMA_VERSION = 1
+
+
+class Score(BaseModel):
+    """One metric on one eval. Anything more (a signature, p-values) rides along as extra.
+
+    harness/compare.py adds three extras (COMPARISON_KEYS), rewritten whole on every run:
+    vs_baseline and vs_best = {"delta", "ci_low", "ci_high", "p_value", "test", "n"} (vs_best
+    also names "best"; delta is this variant minus the other), and across_seeds = {"mean",
+    "std", "n_seeds"} over the variants sharing this one's model and name.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    value: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+class Cost(BaseModel):
+    trainable_params: int | None = None
+    total_params: int | None = None
+    peak_memory_bytes: int | None = None
+    peak_memory_source: str | None = None  # "rss" (CPU, whole process) or "cuda" (allocated)
+    train_seconds: float | None = None
+    eval_seconds: float | None = None
+    tokens_per_second: float | None = None  # training tokens, padding excluded
+    saved_bytes: int | None = None  # size on disk of the saved weights (adapters alone for adapter methods)
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    schema_version: int = SCHEMA_VERSION
+    suite: str
+    variant_id: str
+    name: str
+    model: str
+    method: str  # "baseline" for the untuned model
+    params: dict[str, Any]
+    seed: int
+    status: Literal["ok", "failed"]
+    error: str | None = None
+    metrics: dict[str, dict[str, Score]] = {}  # eval name -> metric -> score
+    cost: Cost = Cost()
+    train_curve: list[tuple[int, float]] = []  # (step, loss), steps counted across stages
+    validation_curve: list[dict[str, float]] = []  # {"step", "loss", metric...} from validation checks
+    drift: dict[str, Any] | None = None  # the drift probe: {value, ci_low, ci_high, n, tokens}
+    # eval name -> {"count", "n", "ids"}: eval examples also found in the training data
+    contamination: dict[str, dict[str, Any]] = {}
+    # Evidence the method ran: 4-bit layer count, virtual tokens, trainable blocks,
+    # parameter groups with their learning rates, events such as unfreezing.
+    method_info: dict[str, Any] = {}
+    precision: str | None = None  # what training ran in (auto resolves per machine)
+    env: dict[str, Any] = {}  # python, torch, transformers, peft, harness, git commit, device
+    spec: dict[str, Any] = {}  # the fully resolved variant
+    # Retention evals only (harness/compare.py): {eval: {metric: {"base", "tuned", "delta",
+    # "ci_low", "ci_high", "p_value"}}}, the base being the baseline record's own score.
+    forgetting: dict[str, dict[str, dict[str, float]]] = {}
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+# The Score extras that harness/compare.py owns: dropped and recomputed together, so a
+# comparison from an older set of variants never survives next to a newer one.
+COMPARISON_KEYS = ("vs_baseline", "vs_best", "across_seeds")
+
+
+def clear_comparisons(record: Record) -> None:
+    """Remove every comparison field from a record (its scores' extras and `forgetting`)."""
+    for scores in record.metrics.values():
+        for score in scores.values():
+            for key in COMPARISON_KEYS:
+                (score.__pydantic_extra__ or {}).pop(key, None)
+    record.forgetting = {}

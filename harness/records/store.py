@@ -1,0 +1,173 @@
+"""The one store of results: records and their files, written atomically, read back, locked.
+
+Layout: RESULTS/<suite>/<variant_id>/record.json, with per-example predictions beside it
+in predictions/<eval>.jsonl. A record is written once, whole (temp file + rename), so a
+crash never leaves half a record; a lock file stops two runs computing one variant.
+This module imports no torch: leaderboards and CI gates read records anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from harness.errors import HarnessError
+from harness.records.schema import Record
+
+
+def variant_dir(results_dir: Path, suite: str, variant_id: str) -> Path:
+    return Path(results_dir) / suite / variant_id
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write to a temp file in the same folder, fsync, rename: readers see old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the file should read like any other
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# A list of plain numbers (a loss-curve point) reads best on one line. json.dumps puts a
+# raw newline after "[" only outside strings (inside, newlines are escaped), so only real
+# lists match.
+_NUMBER_LIST = re.compile(r"\[\n\s*(-?[\d.eE+-]+(?:,\n\s*-?[\d.eE+-]+)*)\n\s*\]")
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    text = json.dumps(obj, indent=2, ensure_ascii=False, default=str)
+    text = _NUMBER_LIST.sub(lambda m: "[" + re.sub(r",\s*", ", ", m.group(1)) + "]", text)
+    write_text_atomic(path, text + "\n")
+
+
+def write_jsonl_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    with open_text(path) as f:
+        for lineno, line in enumerate(decoded(f, path), start=1):
+            if not line.strip():
+                continue  # blank lines (often a trailing one) are not rows
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise HarnessError(f"{path} line {lineno}: not valid JSON ({err.msg}, column {err.colno}); fix or remove the line") from None
+            if not isinstance(row, dict):
+                raise HarnessError(f"{path} line {lineno}: a row must be a JSON object, got {type(row).__name__}")
+            rows.append(row)
+    return rows
+
+
+def open_text(path: Path):
+    # utf-8-sig: a byte-order mark (common from Windows tools) is not part of the first row.
+    return path.open("r", encoding="utf-8-sig")
+
+
+def decoded(lines, path: Path):
+    """Lines of a text file, with a decoding error reported against the file."""
+    try:
+        yield from lines
+    except UnicodeDecodeError as err:
+        raise HarnessError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
+
+
+def write_record(directory: Path, record: Record) -> Path:
+    path = directory / "record.json"
+    write_json_atomic(path, record.model_dump(mode="json"))
+    return path
+
+
+def read_record(path: Path) -> Record:
+    return Record.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+
+def existing_ok(directory: Path) -> Record | None:
+    """The variant's record if it finished ok (failed ones are run again)."""
+    path = directory / "record.json"
+    if not path.is_file():
+        return None
+    try:
+        record = read_record(path)
+    except ValueError:
+        return None  # unreadable: recompute rather than trust it
+    return record if record.status == "ok" else None
+
+
+def readable_records(suite_dir: Path, notes: list[str]) -> list[tuple[Path, Record]]:
+    """(path, record) of every record in a suite folder, ok or failed; unreadable ones noted and skipped."""
+    out = []
+    for path in sorted(Path(suite_dir).glob("*/record.json")):
+        try:
+            out.append((path, read_record(path)))
+        except ValueError as err:
+            notes.append(f"{path}: unreadable record left alone ({str(err).splitlines()[0]})")
+    return out
+
+
+def ok_records(suite_dir: Path, notes: list[str]) -> list[tuple[Path, Record]]:
+    """(path, record) of each ok record in a suite folder; unreadable ones noted and skipped."""
+    return [(path, record) for path, record in readable_records(suite_dir, notes) if record.status == "ok"]
+
+
+def suite_dirs(results: Path) -> list[Path]:
+    """RESULTS itself when it holds variant folders, else each suite folder inside it."""
+    results = Path(results)
+    if not results.is_dir():
+        raise HarnessError(f"{results}: no such folder; give a results/<suite> folder or a results folder holding suites")
+    if any(results.glob("*/record.json")):
+        return [results]
+    found = sorted({p.parent.parent for p in results.glob("*/*/record.json")})
+    if not found:
+        raise HarnessError(f"{results}: no records found (expected <suite>/<variant_id>/record.json under it)")
+    return found
+
+
+# `harness run` keeps the suite file as written beside the records, for the leaderboard's provenance.
+SUITE_COPY = "suite.yaml"
+
+
+def write_suite_copy(suite_dir: Path, text: str) -> Path:
+    path = Path(suite_dir) / SUITE_COPY
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:  # a rerun leaves the folder untouched
+        write_text_atomic(path, text)
+    return path
+
+
+class Busy(Exception):
+    """Another process holds this variant's lock."""
+
+
+@contextlib.contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(str(directory)) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

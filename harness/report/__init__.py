@@ -1,0 +1,32 @@
+"""Leaderboards: a suite's records -> an HTML page, Markdown, CSV or JSON. Imports no torch.
+
+table.py folds the records into one Table (seeds, best, ties); numbers.py writes its values;
+markdown.py, tabular.py (CSV, JSON) and html.py (with charts.py, examples.py and
+provenance.py) render it. `render(tables, fmt)` is the one entry point the CLI uses.
+"""
+
+from __future__ import annotations
+
+from harness.report.table import Table, build_table
+
+FORMATS = ("html", "md", "csv", "json")
+
+
+def render(tables: list[Table], fmt: str, examples: int | None = None) -> str:
+    """One text in `fmt` for these tables (html and md: one table, or each after another)."""
+    if fmt == "html":
+        from harness.report.html import EXAMPLES, render_html
+
+        if len(tables) != 1:
+            raise ValueError("an HTML page holds one suite")
+        return render_html(tables[0], EXAMPLES if examples is None else examples)
+    if fmt == "md":
+        from harness.report.markdown import render_markdown
+
+        return "\n".join(render_markdown(t) for t in tables)
+    from harness.report.tabular import render_csv, render_json
+
+    return render_csv(tables) if fmt == "csv" else render_json(tables)
+
+
+__all__ = ["FORMATS", "Table", "build_table", "render"]

@@ -1,0 +1,360 @@
+"""Records -> the leaderboard table: one row per variant, seeds folded, best and ties marked.
+
+Every format (html, md, csv, json) renders this one Table, built from the records alone
+(harness.records.store), so a page can be rebuilt anywhere; no torch is imported.
+
+* Columns: each eval's metrics (in the suite's order), then forgetting (each retention
+  eval's change from the base model, and the drift probe's KL estimate), then costs.
+* A row is one (model, name): its runs are the seeds. With one seed a cell carries that
+  record's 95% interval and paired comparisons; with several it is the mean, with the
+  sample standard deviation across seeds (the runs keep their own intervals).
+* best: the best mean of the column within the model (direction from the metric's registry
+  entry). tied: a metric cell whose runs all stand within ALPHA of the best run by their
+  stored paired test (`vs_best`, written by harness/compare.py), i.e. not significantly worse.
+  Cost and forgetting columns mark the best among tuned variants (the baseline trains nothing).
+* Of several records of one (model, name, seed) the newest is shown (older ones come from an
+  earlier version of the suite) and the rest are counted in the notes.
+To add a column kind, add its Column in `_columns` and its value in `_run_cells`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from harness.errors import HarnessError
+from harness.registry import METRICS
+from harness.records.newest import newest
+from harness.records.store import SUITE_COPY, readable_records
+from harness.records.schema import Record
+
+ALPHA = 0.05  # significance level for "tied with the best"
+
+# (field of Cost, header, unit, higher is better, what it is)
+COSTS = [
+    ("trainable_params", "trainable", "params", False, "parameters the method trains (share of the model in the tooltip)"),
+    ("peak_memory_bytes", "peak memory", "bytes", False, "peak memory of the variant's process (CPU: resident set; GPU: allocated)"),
+    ("train_seconds", "train time", "seconds", False, "wall-clock training time"),
+    ("tokens_per_second", "tokens/s", "tokens/s", True, "training throughput, padding excluded"),
+]
+
+
+@dataclass
+class Column:
+    key: str  # unique: "metric:EVAL/METRIC", "forgetting:EVAL/METRIC", "drift", "cost:FIELD"
+    kind: Literal["metric", "forgetting", "drift", "cost"]
+    group: str  # header over several columns: the eval's name, "forgetting" or "cost"
+    label: str
+    help: str
+    higher_is_better: bool | None  # None: unknown direction, nothing marked best
+    unit: str  # "0-1", "0-100" (a metric's scale), "delta", "nats", "params", "bytes", "seconds", "tokens/s"
+    eval: str | None = None
+    metric: str | None = None
+
+
+@dataclass
+class Cell:
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    std: float | None = None  # across seeds, when the row has several
+    n_seeds: int = 1
+    n: int | None = None  # examples scored
+    p_value: float | None = None  # forgetting: the paired test against the base model
+    vs_baseline: dict[str, Any] | None = None  # one seed: the record's paired comparison
+    p_vs_best: float | None = None  # one seed: p of the paired test against the best run
+    share: float | None = None  # trainable parameters: percent of the model
+    best: bool = False
+    tied: bool = False
+
+
+@dataclass
+class Run:
+    """One record: a seed of a variant."""
+
+    variant_id: str
+    seed: int
+    status: str
+    error: str | None
+    cells: dict[str, Cell]
+    train_curve: list[tuple[int, float]]
+    contamination: dict[str, dict[str, Any]]
+    started_at: str | None
+    finished_at: str | None
+    vs_best: dict[str, dict[str, Any]]  # column key -> the record's vs_best (p_value, best)
+    env: dict[str, Any]
+
+
+@dataclass
+class Row:
+    key: str  # "MODEL/NAME", unique in the table
+    name: str
+    model: str
+    method: str
+    params: dict[str, Any]
+    runs: list[Run]
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.method == "baseline"
+
+    @property
+    def status(self) -> str:
+        states = {r.status for r in self.runs}
+        return states.pop() if len(states) == 1 else "partly failed"
+
+    @property
+    def seeds(self) -> list[int]:
+        return [r.seed for r in self.runs]
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"seed {r.seed}: {r.error}" if len(self.runs) > 1 else str(r.error) for r in self.runs if r.status != "ok"]
+
+
+@dataclass
+class Table:
+    suite: str
+    suite_dir: str
+    description: str
+    models: list[str]
+    columns: list[Column]
+    rows: list[Row]
+    primary: str | None  # the column rows are ranked by: the first metric
+    notes: list[str]
+    suite_text: str | None  # the suite file as written (results/<suite>/suite.yaml), if kept
+    first_spec: dict[str, Any]  # the first record's resolved spec, for when the suite file was not kept
+
+    def column(self, key: str) -> Column:
+        return next(c for c in self.columns if c.key == key)
+
+
+def build_table(suite_dir: Path) -> Table:
+    """The table of one results/<suite> folder (ok and failed records alike)."""
+    suite_dir = Path(suite_dir)
+    notes: list[str] = []
+    records = _newest(readable_records(suite_dir, notes), notes)
+    if not records:
+        raise HarnessError(f"{suite_dir}: no readable records (expected <variant_id>/record.json under it)")
+    columns = _columns(records, notes)
+    rows = _rows(records, columns)
+    for model in {r.model for r in rows}:
+        _mark(columns, [r for r in rows if r.model == model])
+    primary = next((c.key for c in columns if c.kind == "metric"), None)
+    models = list(dict.fromkeys(r.model for r in records))
+    rows = sorted(rows, key=lambda r: _rank(r, primary, columns, models))
+    if any(c.kind == "metric" for c in columns) and not any(
+            run.vs_best for row in rows for run in row.runs if run.status == "ok"):
+        notes.append("no record carries paired comparisons (vs_best), so no ties are marked: "
+                     "`harness score` computes them from the saved predictions")
+    for row in rows:
+        for run in row.runs:
+            for ev, hit in run.contamination.items():
+                notes.append(f"{row.name} (seed {run.seed}): {hit.get('count')} of {hit.get('n')} examples of eval "
+                             f"{ev} also appear in its training data; its scores there may be inflated")
+    suite_copy = suite_dir / SUITE_COPY
+    first = records[0]
+    return Table(
+        suite=first.suite, suite_dir=str(suite_dir), description=_description(suite_copy),
+        models=models, columns=columns, rows=rows, primary=primary,
+        notes=notes, suite_text=suite_copy.read_text(encoding="utf-8") if suite_copy.is_file() else None,
+        first_spec=first.spec,
+    )
+
+
+def summary(table: Table) -> str:
+    """One sentence: how many variants, on what, how many failed, ranked by what."""
+    rows = table.rows
+    tuned = [r for r in rows if not r.is_baseline]
+    ok = sum(r.status == "ok" for r in rows)
+    seeds = sorted({len(r.runs) for r in tuned}) or [1]
+    base = "the baseline" if len(rows) - len(tuned) == 1 else f"{len(rows) - len(tuned)} baselines"
+    text = (f"{len(rows)} variants ({len(tuned)} tuned and {base}) on {', '.join(table.models)}: "
+            f"{ok} ok, {len(rows) - ok} failed; {'/'.join(map(str, seeds))} seed(s) each.")
+    if table.primary:
+        col = table.column(table.primary)
+        text += f" Ranked by {col.group} {col.label}."
+    return text
+
+
+def _description(suite_copy: Path) -> str:
+    try:
+        raw = yaml.safe_load(suite_copy.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return ""
+    return str(raw.get("description") or "") if isinstance(raw, dict) else ""
+
+
+def _newest(found: list[tuple[Path, Record]], notes: list[str]) -> list[Record]:
+    """One record per (model, name, seed): the newest. Baselines first, then by variant id."""
+    current, stale = newest(found)
+    if stale:
+        notes.append(f"{len(stale)} older record(s) of the same variants (an earlier version of the suite) are not shown")
+    return sorted((r for _, r in current), key=lambda r: (r.method != "baseline", r.variant_id))
+
+
+def _eval_order(records: list[Record]) -> list[tuple[str, list[str], bool]]:
+    """(eval, metrics, retention) in the suite's order, from the specs, then any eval only scored."""
+    order: dict[str, tuple[list[str], bool]] = {}
+    for record in records:
+        for ev in record.spec.get("evals", []):
+            if isinstance(ev, dict) and ev.get("name") and ev["name"] not in order:
+                order[ev["name"]] = (list(ev.get("metrics") or []), bool(ev.get("retention")))
+    for record in records:
+        for ev, scores in record.metrics.items():
+            metrics, retention = order.setdefault(ev, ([], False))
+            metrics += [m for m in scores if m not in metrics]
+    return [(ev, metrics, retention) for ev, (metrics, retention) in order.items()]
+
+
+def _metric_meta(metric: str) -> tuple[bool | None, str, str]:
+    if metric in METRICS:
+        entry = METRICS.get(metric)
+        return entry.meta.get("higher_is_better"), entry.meta.get("scale", ""), entry.help
+    return None, "", f"{metric} (not a registered metric: its direction is unknown, so nothing is marked best)"
+
+
+def _columns(records: list[Record], notes: list[str]) -> list[Column]:
+    scored = {(ev, m) for r in records for ev, scores in r.metrics.items() for m in scores}
+    metric_cols, forgetting_cols = [], []
+    for ev, metrics, retention in _eval_order(records):
+        for m in metrics:
+            if (ev, m) not in scored:
+                continue
+            higher, scale, help_text = _metric_meta(m)
+            metric_cols.append(Column(f"metric:{ev}/{m}", "metric", ev, m, help_text, higher, scale, ev, m))
+            if retention:
+                forgetting_cols.append(Column(
+                    f"forgetting:{ev}/{m}", "forgetting", "forgetting", f"{ev} {m} Δ",
+                    f"retention check: change of {m} on {ev} from the base model (negative: forgotten), "
+                    "with its paired 95% interval", True if higher is None else higher, "delta", ev, m))
+    unknown = sorted({c.metric for c in metric_cols if c.higher_is_better is None})
+    if unknown:
+        notes.append(f"no direction known for {', '.join(unknown)}: nothing is marked best in those columns")
+    cols = metric_cols + forgetting_cols
+    if any(r.drift for r in records):
+        cols.append(Column("drift", "drift", "forgetting", "drift KL",
+                           "drift probe: KL(base || tuned) per token in nats, estimated on samples of the base "
+                           "model (0 for the base model itself)", False, "nats"))
+    for name, label, unit, higher, help_text in COSTS:
+        if any(getattr(r.cost, name) is not None for r in records):
+            cols.append(Column(f"cost:{name}", "cost", "cost", label, help_text, higher, unit))
+    return cols
+
+
+def _run_cells(record: Record, columns: list[Column]) -> tuple[dict[str, Cell], dict[str, dict[str, Any]]]:
+    cells: dict[str, Cell] = {}
+    vs_best: dict[str, dict[str, Any]] = {}
+    for col in columns:
+        if col.kind == "metric":
+            score = record.metrics.get(col.eval, {}).get(col.metric)
+            if score is None:
+                continue
+            extra = score.model_extra or {}
+            best = extra.get("vs_best")
+            if isinstance(best, dict):
+                vs_best[col.key] = best
+            cells[col.key] = Cell(score.value, score.ci_low, score.ci_high, n=score.n,
+                                  vs_baseline=extra.get("vs_baseline"),
+                                  p_vs_best=best.get("p_value") if isinstance(best, dict) else None)
+        elif col.kind == "forgetting":
+            f = record.forgetting.get(col.eval, {}).get(col.metric)
+            if f is not None:
+                cells[col.key] = Cell(f["delta"], f.get("ci_low"), f.get("ci_high"), p_value=f.get("p_value"))
+        elif col.kind == "drift":
+            d = record.drift
+            if d and d.get("value") is not None:
+                cells[col.key] = Cell(d["value"], d.get("ci_low"), d.get("ci_high"), n=d.get("n"))
+        else:
+            name = col.key.split(":", 1)[1]
+            value = getattr(record.cost, name)
+            if value is not None:
+                share = None
+                if name == "trainable_params" and record.cost.total_params:
+                    share = 100.0 * value / record.cost.total_params
+                cells[col.key] = Cell(float(value), share=share)
+    return cells, vs_best
+
+
+def _rows(records: list[Record], columns: list[Column]) -> list[Row]:
+    grouped: dict[tuple[str, str], list[Record]] = defaultdict(list)
+    for record in records:
+        grouped[(record.model, record.name)].append(record)
+    rows = []
+    for (model, name), group in grouped.items():
+        runs = []
+        for record in sorted(group, key=lambda r: r.seed):
+            cells, vs_best = _run_cells(record, columns) if record.status == "ok" else ({}, {})
+            runs.append(Run(record.variant_id, record.seed, record.status, record.error, cells,
+                            [tuple(p) for p in record.train_curve], record.contamination, record.started_at,
+                            record.finished_at, vs_best, record.env))
+        row = Row(f"{model}/{name}", name, model, group[0].method, group[0].params, runs)
+        row.cells = {c.key: cell for c in columns if (cell := _fold([r.cells.get(c.key) for r in runs])) is not None}
+        rows.append(row)
+    return rows
+
+
+def _fold(cells: list[Cell | None]) -> Cell | None:
+    """Seeds -> one cell: a single run's cell as it is; several: the mean and the std."""
+    present = [c for c in cells if c is not None and c.value is not None]
+    if not present:
+        return None
+    if len(present) == 1:
+        return Cell(**{**present[0].__dict__})
+    values = [c.value for c in present]
+    shares = [c.share for c in present if c.share is not None]
+    return Cell(statistics.fmean(values), std=statistics.stdev(values), n_seeds=len(values), n=present[0].n,
+                share=statistics.fmean(shares) if shares else None)
+
+
+def _mark(columns: list[Column], rows: list[Row]) -> None:
+    """best and tied, within the rows of one model."""
+    for col in columns:
+        if col.higher_is_better is None:
+            continue
+        # Costs, forgetting and drift compare what training did: the baseline did none.
+        candidates = [r for r in rows if col.key in r.cells and (col.kind == "metric" or not r.is_baseline)]
+        sign = 1.0 if col.higher_is_better else -1.0
+        # KL is never negative: a negative drift estimate is noise around 0, so the closest to 0 wins
+        goodness = (lambda c: -abs(c.value)) if col.kind == "drift" else (lambda c: sign * c.value)
+        values = [goodness(r.cells[col.key]) for r in candidates]
+        if not values or min(values) == max(values):
+            continue  # a column of equal values has no best
+        # compare.py gives every run but the best one a vs_best that names the best
+        best_names = {run.vs_best[col.key].get("best") for r in rows for run in r.runs if col.key in run.vs_best}
+        for row, value in zip(candidates, values):
+            cell = row.cells[col.key]
+            cell.best = value == max(values)
+            if col.kind == "metric" and not cell.best:
+                cell.tied = _tied(row, col.key, best_names)
+
+
+def _tied(row: Row, key: str, best_names: set[str]) -> bool:
+    """Every scored run of the row is the best run itself, or not significantly worse than it."""
+    scored = [run for run in row.runs if key in run.cells]
+    for run in scored:
+        test = run.vs_best.get(key)
+        if test is None:
+            if row.name not in best_names:
+                return False  # no comparison stored: no claim
+        elif test.get("p_value") is None or test["p_value"] < ALPHA:
+            return False
+    return bool(scored)
+
+
+def _rank(row: Row, primary: str | None, columns: list[Column], models: list[str]) -> tuple:
+    """Per model: the baseline, then by the primary metric (best first), then failed rows."""
+    model_order = models.index(row.model)
+    if row.is_baseline:
+        return (model_order, 0, 0.0, row.name)
+    cell = row.cells.get(primary) if primary else None
+    if cell is None:
+        return (model_order, 2, 0.0, row.name)
+    higher = next(c.higher_is_better for c in columns if c.key == primary)
+    return (model_order, 1, -cell.value if higher is not False else cell.value, row.name)

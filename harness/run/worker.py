@@ -1,0 +1,195 @@
+"""One variant, start to finish, in its own process: load the model, apply the method,
+train, evaluate, write the record.
+
+The executor starts `python -m harness.run.worker DIR` with the variant's JSON on stdin, so
+every variant gets a clean process (its own peak memory, no state leaking between
+variants, and a crash that takes down only itself). Any exception becomes a failed record
+with the error; the traceback goes to DIR/traceback.txt.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from harness import models
+from harness.logs import setup_logging
+from harness.run.environment import describe, peak_memory, reset_peak_memory
+from harness.errors import HarnessError
+from harness.models.family import eval_kinds
+from harness.evaluate.contamination import contaminated, training_values
+from harness.data.sources import load_split
+from harness.evaluate import drift
+from harness.evaluate.scoring import evaluate
+from harness.methods.base import ApplyContext, count_parameters
+from harness.run.outcome import new_record
+from harness.suite.variant import Variant
+from harness.registry import METHODS
+from harness.records.schema import Cost, Record, Score
+from harness.records.predictions import write_predictions
+from harness.records.store import write_record, write_text_atomic
+from harness.train.loop import train
+from harness.train.trainset import stage_check, stage_labels, stage_sources
+
+log = logging.getLogger("harness.run.worker")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def run_variant(variant: Variant, directory: Path) -> Record:
+    base_dir = Path(variant.base_dir)
+    record = new_record(variant, started_at=now())
+    try:
+        if variant.threads:
+            torch.set_num_threads(variant.threads)
+        torch.manual_seed(variant.seed)
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        record.env = describe(device, base_dir)
+        reset_peak_memory(device)
+
+        method = METHODS.load(variant.method)
+        params = method.parse(variant.params)
+        load_kwargs = method.load_kwargs(params) if method.load_kwargs else {}
+        family = models.family(variant.model, base_dir)
+        labels = variant_labels(variant, base_dir, family)
+        model, tokenizer = models.load(variant.model, base_dir, labels=labels if family == "encoder" else None, **load_kwargs)
+        model = model.to(device)
+        # The drift probe's samples come from the model as loaded, before any method touches it.
+        samples = None
+        if variant.drift_probe and family == "causal":
+            samples = drift.draw(model, tokenizer, variant.drift_probe)
+        elif variant.drift_probe:
+            log.info("%s: the drift probe samples a decoder's own text; a %s model has none, so it is skipped",
+                     variant.label(), family)
+        ctx = ApplyContext(steps=sum(st.steps for st in variant.stages), device=device.type, labels=labels, family=family)
+        applied = method.apply(model, params, ctx)
+        model = applied.model
+        trainable, total = count_parameters(model, [p for g in applied.param_groups or [] for p in g.params])
+        cost = Cost(trainable_params=trainable, total_params=total)
+        record.method_info = dict(applied.info)
+        if method.trains and variant.stages:
+            train_stages(variant, applied, tokenizer, record, cost, labels, family)
+            if any(st.save for st in variant.stages):
+                cost.saved_bytes = save_weights(model, directory / "weights")
+
+        start = time.perf_counter()
+        evaluate_all(variant, model, tokenizer, record, directory, device)
+        if samples is not None:
+            # a probe's base is the untouched model: its drift is zero by construction
+            record.drift = drift.drift(getattr(model, "base", model) if hasattr(model, "labels") else model, tokenizer, samples)
+        cost.eval_seconds = round(time.perf_counter() - start, 3)
+        cost.peak_memory_bytes, cost.peak_memory_source = peak_memory(device)
+        record.cost = cost
+        record.status = "ok"
+    except Exception as err:  # the record says what failed; the run goes on with other variants
+        record.error = f"{type(err).__name__}: {err}"
+        write_text_atomic(directory / "traceback.txt", traceback.format_exc())
+        log.error("%s failed: %s (traceback in %s)", variant.label(), record.error, directory / "traceback.txt")
+    record.finished_at = now()
+    write_record(directory, record)
+    return record
+
+
+def variant_labels(variant: Variant, base_dir: Path, family: str) -> tuple[str, ...] | None:
+    """The classes a classifier predicts: its training stages' label set; for an encoder
+    that does not train on labels (the baseline, an untrained head), its classification eval's."""
+    labels = next((ls for st in variant.stages if (ls := stage_labels(st, base_dir))), None)
+    if family != "encoder":
+        return labels
+    unlabelled = [i for i, st in enumerate(variant.stages) if st.label is None]
+    if unlabelled:
+        raise HarnessError(f"model {variant.model!r} is an encoder, trained as a classifier: training stage "
+                           f"{unlabelled[0] + 1} needs train.label (the column holding the class)")
+    if labels is None:
+        ev = next((e for e in variant.evals if e.kind == "classification"), None)
+        if ev is not None:
+            gold = {str(row.get(ev.label)) for row in load_split(ev.data, ev.split, base_dir, limit=ev.limit)}
+            labels = tuple(ev.labels or sorted(gold))
+    return labels
+
+
+def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: Path, device) -> None:
+    """Every eval (under bf16 autocast if eval_dtype says so), its predictions saved, and
+    how many of its examples the training data contains."""
+    base_dir = Path(variant.base_dir)
+    seen = training_values(variant.stages, base_dir) if variant.stages else set()
+    bf16 = variant.eval_dtype == "bf16"
+    family = models.family(variant.model, base_dir)
+    for ev in variant.evals:
+        if ev.kind not in eval_kinds(family):
+            raise HarnessError(f"eval {ev.name!r} is {ev.kind}, which a {family} model cannot be scored by; "
+                               f"its evals are {' or '.join(eval_kinds(family))}")
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+            scores, predictions = evaluate(model, tokenizer, ev, base_dir)
+        record.metrics[ev.name] = {m: Score.model_validate({**s, "eval_dtype": variant.eval_dtype}) for m, s in scores.items()}
+        write_predictions(directory, ev.name, predictions)
+        if seen and ev.kind != "lm_eval":
+            rows = load_split(ev.data, ev.split, base_dir, limit=ev.limit) if not ev.data.startswith("mmlu:") else []
+            hits = contaminated(rows, seen)
+            if hits:
+                record.contamination[ev.name] = {"count": len(hits), "n": len(rows), "ids": hits[:20]}
+                log.warning("%s: %d of %d examples of eval %s also appear in the training data",
+                            variant.label(), len(hits), len(rows), ev.name)
+
+
+def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cost, labels, family: str) -> None:
+    """Each stage in order on the same model; step numbers run on across stages."""
+    base_dir, offset, tokens, seconds = Path(variant.base_dir), 0, 0, 0.0
+    stages_info = []
+    for i, cfg in enumerate(variant.stages):
+        desc = f"train {variant.name}" + (f" stage {i + 1}/{len(variant.stages)}" if len(variant.stages) > 1 else "")
+        stage_classes = labels if cfg.label else None
+        sources = stage_sources(cfg, tokenizer, base_dir, stage_classes, family)
+        check = stage_check(cfg, applied.model, tokenizer, base_dir, stage_classes, family)
+        result = train(applied, tokenizer, sources, cfg, variant.seed, desc, step_offset=offset, check=check)
+        offset += cfg.steps
+        tokens += result.tokens
+        seconds += result.seconds
+        record.train_curve += result.loss_curve
+        record.validation_curve += result.validation_curve
+        record.precision = result.precision
+        stages_info.append({
+            "steps": cfg.steps, "data": [s.name for s in sources], "param_groups": result.groups,
+            **({"events": result.events} if result.events else {}),
+            **({"best_step": result.best_step} if result.best_step is not None else {}),
+        })
+    record.method_info["stages"] = stages_info
+    cost.train_seconds = round(seconds, 3)
+    cost.tokens_per_second = round(tokens / seconds, 1) if seconds else None
+
+
+def save_weights(model, folder: Path) -> int:
+    """Adapters alone for peft models, the trained tensors for partial methods, else the
+    whole model; returns the bytes written."""
+    from safetensors.torch import save_file
+
+    if hasattr(model, "peft_config") or all(p.requires_grad for p in model.parameters()):
+        model.save_pretrained(folder)
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        trained = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+        save_file(trained, str(folder / "trained.safetensors"))
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def main() -> int:
+    setup_logging()
+    directory = Path(sys.argv[1])
+    variant = Variant.model_validate_json(sys.stdin.read())
+    try:
+        record = run_variant(variant, directory)
+    except KeyboardInterrupt:  # the parent was interrupted too and says so
+        return 130
+    return 0 if record.status == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""Checks of a suite beyond its structure: names, references, params, templates vs data.
+
+It walks the raw YAML tree (so it runs even where pydantic found structural problems, and
+every problem is reported at once), checking only values of the right type and leaving
+type errors to spec.py. Returns (problems, notes); notes are things that cannot be checked
+here, such as hub ids offline, said instead of failing. Imports no torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness import models
+from harness.data import sources
+from harness.data.builtin import default_template
+from harness.data.splits import resolve_split
+from harness.data.templates import parse_template, template_fields
+from harness.errors import HarnessError, Problem
+from harness.models.family import FAMILIES, eval_kinds
+from harness.registry import EVAL_KINDS, METHODS, METRICS, MODELS, TASKS, load_target
+from harness.errors import short_repr
+from harness.suite.schema import TRAIN_FIELDS, EvalSpec, Suite, TrainOverride
+
+
+def check_suite(raw: dict[str, Any], suite: Suite | None, base_dir: Path) -> tuple[list[Problem], list[str]]:
+    """Problems and notes of a suite's YAML tree, its ${VAR}s already expanded."""
+    c = _Checker(base_dir)
+    c.models(raw.get("model"))
+    train = raw.get("train") if isinstance(raw.get("train"), dict) else {}
+    methods = raw.get("methods") if isinstance(raw.get("methods"), list) else []
+    c.train_block("train", train, {})
+    names: dict[str, int] = {}
+    for i, entry in enumerate(methods):
+        if isinstance(entry, dict):
+            c.method(f"methods[{i}]", entry, train)
+            names = c.unique_names(f"methods[{i}]", entry, names)
+    for i, ev in enumerate(raw.get("evals") or []):
+        if isinstance(ev, dict):
+            c.eval(f"evals[{i}]", ev, train.get("template"))
+    if suite is not None:
+        c.resolved_stages(suite)
+    return c.problems, c.notes
+
+
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        d = d.get(k) if isinstance(d, dict) else None
+    return d
+
+
+class _Checker:
+    def __init__(self, base_dir: Path):
+        self.base_dir = base_dir
+        self.problems: list[Problem] = []
+        self.notes: list[str] = []
+        self.families: set[str] = set()  # of the suite's models, where known offline
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def models(self, value: Any) -> None:
+        refs = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        for i, ref in enumerate(refs):
+            path = "model" if isinstance(value, str) else f"model[{i}]"
+            if not isinstance(ref, str):
+                continue
+            kind = models.classify(ref, self.base_dir)
+            if kind == "missing":
+                self.problem(path, f"{MODELS.unknown_message(ref)}; nor is it a local folder ({models.local_path(ref, self.base_dir)}) or a hub id")
+            elif kind == "hub":
+                if "/" not in ref and MODELS.closest(ref):  # a typo of a built-in, not a hub id
+                    self.problem(path, MODELS.unknown_message(ref))
+                else:
+                    self.notes.append(f"{path}: {ref!r} is taken as a hub id; not checked offline")
+            elif kind == "local" and not (models.local_path(ref, self.base_dir) / "config.json").is_file():
+                self.problem(path, f"folder {models.local_path(ref, self.base_dir)} has no config.json: not a model folder")
+            family = models.offline_family(ref, self.base_dir)
+            if family is not None:
+                self.families.add(family)
+        if {"causal", "encoder"} <= self.families:
+            self.problem("model", "the suite mixes decoder and encoder models, which train differently (an encoder "
+                                  "only as a classifier); put them in separate suites")
+
+    def method(self, path: str, entry: dict[str, Any], train: dict[str, Any]) -> None:
+        name = entry.get("method")
+        if not isinstance(name, str):
+            return
+        if name == "baseline":
+            self.problem(f"{path}.method", "the baseline is added to every suite; list only tuning methods")
+            return
+        if name not in METHODS:
+            self.problem(f"{path}.method", METHODS.unknown_message(name))
+            return
+        method = METHODS.load(name)
+        params = entry.get("params") if isinstance(entry.get("params"), dict) else {}
+        for p in method.validate(params):
+            self.problem(f"{path}.params.{p.path}" if p.path else f"{path}.params", p.message)
+        sweep = entry.get("sweep") if isinstance(entry.get("sweep"), dict) else {}
+        for key, values in sweep.items():
+            self.sweep(f"{path}.sweep.{key}", str(key), values, method, params)
+        over = entry.get("train") if isinstance(entry.get("train"), dict) else {}
+        inherited = {**train, **over}
+        self.train_block(f"{path}.train", over, train)
+        for j, stage in enumerate(entry.get("stages") or []):
+            if isinstance(stage, dict):
+                self.train_block(f"{path}.stages[{j}]", stage, inherited)
+
+    def train_block(self, path: str, block: dict[str, Any], inherited: dict[str, Any]) -> None:
+        """The data a train block reads (its own, or a mixture), its template, its validation data and metrics."""
+        template = block.get("template", inherited.get("template") if "data" not in block else None)
+        label = block.get("label", inherited.get("label"))
+        extra = {f"{path}.label": {label}} if isinstance(label, str) else None
+        if isinstance(block.get("data"), str):
+            self.data(path, block["data"], block.get("split", inherited.get("split", "train")), template, extra,
+                      block.get("columns", inherited.get("columns")))
+        elif "data" in block or "mixture" in block:
+            pass  # the block brings its own data: nothing inherited to re-check
+        for k, item in enumerate(block.get("mixture") or []):
+            if isinstance(item, dict) and isinstance(item.get("data"), str):
+                self.data(f"{path}.mixture[{k}]", item["data"], item.get("split", "train"), item.get("template"),
+                          mapping=item.get("columns"))
+        v = block.get("validation")
+        if isinstance(v, dict):
+            for k, metric in enumerate(v.get("metrics") or []):
+                if isinstance(metric, str) and metric not in METRICS:
+                    self.problem(f"{path}.validation.metrics[{k}]", METRICS.unknown_message(metric))
+            ref = v.get("data") or block.get("data") or inherited.get("data")
+            if isinstance(ref, str):
+                self.data(f"{path}.validation", ref, v.get("split", "validation"), template if not v.get("data") else None,
+                          mapping=block.get("columns", inherited.get("columns")) if not v.get("data") else None)
+
+    def resolved_stages(self, suite: Suite) -> None:
+        """Settings that only clash once layered (data and mixture, select_best), and stages with no data."""
+        from harness.suite.plan import expand_sweep
+
+        for i, entry in enumerate(suite.methods):
+            if entry.method not in METHODS or entry.method == "baseline" or any(p.path.startswith(f"methods[{i}]") for p in self.problems):
+                continue
+            try:
+                for _, _, stages in expand_sweep(suite, entry):
+                    self.labels_fit(i, entry.method, stages)
+                    for j, stage in enumerate(stages):
+                        if stage.data is None and stage.mixture is None:
+                            where = f"methods[{i}].stages[{j}]" if entry.stages else f"methods[{i}]"
+                            self.problem(where, "trains on no data: set train.data (or a mixture) in the suite or this entry")
+            except ValueError as err:
+                msg = err.errors()[0]["msg"] if hasattr(err, "errors") else str(err)
+                self.problem(f"methods[{i}].train", msg[0].lower() + msg[1:])
+
+    def labels_fit(self, i: int, method: str, stages: list) -> None:
+        """A class column trains a head: linear_probe needs one, and only it uses one, except
+        on an encoder, which every method trains as a classifier."""
+        labelled = any(st.label for st in stages)
+        if "encoder" in self.families:
+            if not all(st.label for st in stages):
+                self.problem(f"methods[{i}].train.label", f"{method} trains the encoder as a classifier: set train.label "
+                                                         "to the column holding the class")
+        elif method == "linear_probe" and not labelled:
+            self.problem(f"methods[{i}]", "linear_probe trains a classifier: set train.label to the column holding the class")
+        elif method != "linear_probe" and labelled:
+            self.problem(f"methods[{i}].train.label", f"{method} trains the language model itself: put the class in the "
+                                                     "completion template instead (train.label is for linear_probe)")
+
+    def sweep(self, path: str, key: str, values: Any, method: Any, params: dict[str, Any]) -> None:
+        from harness.suite.plan import sweep_target
+
+        if not isinstance(values, list):
+            return
+        where, field = sweep_target(key)
+        if where == "train" and field not in TRAIN_FIELDS:
+            self.problem(path, f"{field!r} is not a train field; known: {', '.join(sorted(TRAIN_FIELDS))}")
+            return
+        for j, value in enumerate(values):
+            if where == "train":
+                try:
+                    TrainOverride.model_validate({field: value})
+                except ValueError as err:
+                    self.problem(f"{path}[{j}]", f"{err.errors()[0]['msg']}, got {short_repr(value)}")  # type: ignore[attr-defined]
+            else:
+                for p in method.validate({**params, field: value}):
+                    if p.path.split(".")[0] == field:
+                        self.problem(f"{path}[{j}]", f"{p.message}")
+
+    def unique_names(self, path: str, entry: dict[str, Any], names: dict[str, int]) -> dict[str, int]:
+        name = entry.get("name") or entry.get("method")
+        if isinstance(name, str) and name in names:
+            self.problem(f"{path}.name", f"name {name!r} is already used by methods[{names[name]}]; give each entry its own name")
+        elif isinstance(name, str):
+            names[name] = int(path.split("[")[1].rstrip("]"))
+        return names
+
+    def eval(self, path: str, ev: dict[str, Any], train_template: Any) -> None:
+        """An eval against its kind's registration: the families it scores, the fields only
+        it uses, the fields it needs, its own checks, then its metrics and data."""
+        kind = ev.get("kind", "generation")
+        if not isinstance(kind, str):
+            return
+        if kind not in EVAL_KINDS:
+            self.problem(f"{path}.kind", EVAL_KINDS.unknown_message(kind))
+            return
+        entry = EVAL_KINDS.get(kind)
+        for family in sorted(self.families):
+            if family not in entry.meta.get("families", FAMILIES):
+                self.problem(f"{path}.kind", f"a {family} model cannot be scored by a {kind} eval; its evals are "
+                                             f"{' or '.join(eval_kinds(family))}")
+        own = set(entry.meta.get("fields", ()))
+        for other in EVAL_KINDS.entries():
+            for key in other.meta.get("fields", ()):
+                if key not in own and key in ev and ev[key] != EvalSpec.model_fields[key].default:
+                    users = [e.name for e in EVAL_KINDS.entries() if key in e.meta.get("fields", ())]
+                    self.problem(f"{path}.{key}", f"{key} is for {' and '.join(users)} evals; this eval is {kind} (kind:)")
+        for key, what in entry.meta.get("requires", {}).items():
+            if ev.get(key) is None:
+                self.problem(f"{path}.{key}", f"a {kind} eval needs {key}: {what}")
+        if entry.meta.get("check"):
+            if isinstance(ev.get("data"), str) and ev["data"].startswith("hf:"):
+                self.notes.append(f"{path}.data: {ev['data']!r} is a hub dataset; not checked offline")
+            for problem in load_target(entry.meta["check"])(path, ev, self.base_dir):
+                self.problem(problem.path, problem.message)
+        if entry.meta.get("own_metrics"):
+            return  # its metrics are its backend's names, checked when it runs
+        for j, metric in enumerate(ev.get("metrics") or []):
+            if isinstance(metric, str) and metric not in METRICS:
+                self.problem(f"{path}.metrics[{j}]", METRICS.unknown_message(metric))
+            elif isinstance(metric, str) and METRICS.meta(metric, "kind") != kind:
+                fitting = [e.name for e in METRICS.entries() if e.meta.get("kind") == kind]
+                self.problem(f"{path}.metrics[{j}]", f"{metric!r} scores {METRICS.get(metric).meta.get('kind')} evals; "
+                                                     f"this eval is {kind} (kind:), whose metrics are {', '.join(fitting)}")
+        for metric, args in (ev.get("metric_args") or {}).items():
+            if metric not in (ev.get("metrics") or []):
+                self.problem(f"{path}.metric_args.{metric}", f"{metric!r} is not among this eval's metrics")
+            elif isinstance(args, dict) and metric in METRICS:
+                self.metric_args(f"{path}.metric_args.{metric}", metric, args)
+        if entry.meta.get("check") or not isinstance(ev.get("data"), str):
+            return  # a kind with its own check reads its own data (question rows, an MMLU folder)
+        template = ev.get("template", train_template)
+        extra = {f"{path}.{key}": {ev[key]} for key in ("references", "label") if isinstance(ev.get(key), str)}
+        self.data(path, ev["data"], ev.get("split", "test"), template, extra, ev.get("columns"))
+
+    def metric_args(self, path: str, metric: str, args: dict[str, Any]) -> None:
+        """Keyword arguments a metric function accepts (besides its two inputs)."""
+        import inspect
+
+        accepted = set(list(inspect.signature(METRICS.load(metric)).parameters)[2:])
+        for key in args:
+            if key not in accepted:
+                self.problem(f"{path}.{key}", f"{metric} takes no argument {key!r}; it takes: {', '.join(sorted(accepted))}")
+
+    def columns(self, path: str, ref: str, split: str) -> set[str] | None:
+        """The split's column names, or None after reporting why it cannot be read."""
+        try:
+            return sources.columns(ref, split, self.base_dir)
+        except HarnessError as err:
+            self.problem(f"{path}.data", str(err))
+            return None
+
+    def data(self, path: str, ref: str, split: Any, template: Any, extra_fields: dict[str, set[str]] | None = None,
+             mapping: Any = None) -> None:
+        """The data exists, the split can be read, and the template's fields are columns."""
+        if ref.startswith("builtin:") and ref[8:] not in TASKS:
+            self.problem(f"{path}.data", TASKS.unknown_message(ref[8:]))
+            return
+        if ref.startswith("hf:"):
+            self.notes.append(f"{path}.data: {ref!r} is a hub dataset; not checked offline")
+            return
+        if not isinstance(split, str):
+            return
+        columns = self.columns(path, ref, split)
+        if columns is None:
+            return
+        if isinstance(mapping, dict):  # columns: {new: existing}
+            for new, old in mapping.items():
+                if old not in columns:
+                    self.problem(f"{path}.columns.{new}", f"{ref} has no column {old!r}; it has: {', '.join(sorted(columns))}")
+            columns = columns | set(mapping)
+        try:
+            if isinstance(template, dict) and "text" in template:  # learned whole: no prompt part
+                template = {"prompt": "", "completion": template["text"]}
+            chosen = parse_template(template) if template is not None else default_template(ref)
+        except HarnessError as err:
+            self.problem(f"{path}.template", str(err))
+            return
+        for where, needed in [(f"{path}.template", template_fields(chosen)), *(extra_fields or {}).items()]:
+            missing = sorted(needed - columns)
+            if missing:
+                self.problem(where, f"names field(s) {', '.join(missing)} that {ref} lacks; it has: {', '.join(sorted(columns))}")

@@ -1,0 +1,128 @@
+"""Loading a suite file: `load_suite(path)` reads the YAML (safe loader), expands ${VAR} /
+${VAR:-default} from the environment, checks the structure with pydantic (extra keys
+forbidden), then the names and references (harness/suite/checks.py), and raises one
+SuiteError listing every problem with its YAML path. Nothing past the plan sees a raw dict.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from harness.errors import HarnessError, Problem, SuiteError, explain
+from harness.suite.checks import check_suite
+from harness.suite.schema import EvalSpec, LoadedSuite, MethodSpec, Suite, TemplateSpec, TrainSpec
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(value: Any, path: str, problems: list[Problem]) -> Any:
+    """Expand ${VAR} and ${VAR:-default} in every string of a YAML tree."""
+    if isinstance(value, dict):
+        return {k: expand_env(v, _join(path, str(k)), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        problems.append(Problem(path, f"environment variable {name} is not set (write ${{{name}:-default}} to give a default)"))
+        return match.group(0)
+
+    return _VAR.sub(substitute, value)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+# pydantic names the member of a union in the error location ("str", "list[str]",
+# "TemplateSpec"); a user only wants the YAML path.
+_UNION_TAG = re.compile(r"^(str|int|float|bool|list\[.*\]|dict\[.*\]|TemplateSpec|function-.*)$")
+
+
+def pydantic_path(loc: tuple[Any, ...]) -> str:
+    """('methods', 0, 'params') -> 'methods[0].params'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _UNION_TAG.match(str(part)):
+            out = f"{out}.{part}" if out else str(part)
+    return out
+
+
+def _all_keys() -> list[str]:
+    models = [Suite, TrainSpec, MethodSpec, EvalSpec, TemplateSpec]
+    return sorted({name for m in models for name in m.model_fields})
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise HarnessError(f"{path}: no such suite file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise HarnessError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise HarnessError(f"{path}: a suite is a YAML mapping (name:, model:, evals: ...), got {type(raw).__name__}")
+    return raw
+
+
+def parse_suite(raw: dict[str, Any], source: str) -> tuple[Suite | None, list[Problem]]:
+    """Structure only: returns the Suite (or None) and the structural problems."""
+    problems: list[Problem] = []
+    expanded = expand_env(raw, "", problems)
+    try:
+        suite = Suite.model_validate(expanded)
+    except ValidationError as err:
+        seen = {p.path for p in problems}  # an unset variable explains the error at its path
+        for e in err.errors():
+            # A value that fails every member of a union gives one error per member: keep one.
+            if pydantic_path(e["loc"]) in seen:
+                continue
+            seen.add(pydantic_path(e["loc"]))
+            problems.append(Problem(pydantic_path(e["loc"]), explain(e, _all_keys())))
+        return None, problems
+    return (suite if not problems else None), problems
+
+
+def load_suite(path: str | Path, check_references: bool = True) -> LoadedSuite:
+    """Read, expand, validate; raise SuiteError with every problem at once."""
+    path = Path(path)
+    raw = read_yaml(path)
+    suite, problems = parse_suite(raw, str(path))
+    notes: list[str] = []
+    if check_references:
+        more, notes = check_suite(expand_env(raw, "", []), suite, path.parent.resolve())  # unset variables: reported above
+        problems += more
+    if problems or suite is None:
+        raise SuiteError(str(path), in_file_order(_dedupe(problems), raw))
+    return LoadedSuite(suite=suite, path=path, base_dir=path.parent.resolve(), raw=raw, notes=notes)
+
+
+def in_file_order(problems: list[Problem], raw: dict[str, Any]) -> list[Problem]:
+    """Sort by the top-level key's position in the file, then by path (stable otherwise)."""
+    order = {key: i for i, key in enumerate(raw)}
+
+    def key(p: Problem) -> tuple[int, str]:
+        top = re.split(r"[.\[]", p.path, maxsplit=1)[0]
+        return order.get(top, len(order)), p.path
+
+    return sorted(problems, key=key)
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+

@@ -1,0 +1,153 @@
+"""Suite -> [Variant]: the matrix (models x methods x sweep values x seeds, plus one
+baseline per model), defaults merged with overrides in one place, and stable ids.
+
+Train settings are layered, later wins: TrainSpec's defaults, then the method's own
+defaults (full fine-tuning wants a lower rate than LoRA), then what the suite's `train:`
+block sets, then the method entry's `train:`, then sweep values. A variant's id hashes its
+fully resolved spec and the content of the data it reads; never absolute paths, the git
+commit, or what the hardware chose (device, precision under "auto").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.data import sources
+from harness.data.builtin import default_template
+from harness.data.templates import parse_template
+from harness.registry import METHODS
+from harness.suite.schema import TRAIN_FIELDS, LoadedSuite, MethodSpec, Suite, TemplateSpec, TrainSpec
+from harness.suite.variant import Variant
+
+ID_LENGTH = 10  # hex digits of sha256: collisions are negligible within one suite
+
+
+def plan(loaded: LoadedSuite) -> list[Variant]:
+    suite, base_dir = loaded.suite, loaded.base_dir
+    variants: list[Variant] = []
+    for model in suite.models:
+        variants.append(_variant(suite, base_dir, model, "baseline", "baseline", {}, [], suite.seeds[0]))
+        for entry in suite.methods:
+            for name, params, stages in expand_sweep(suite, entry):
+                for seed in suite.seeds:
+                    variants.append(_variant(suite, base_dir, model, entry.method, name, params, stages, seed))
+    return variants
+
+
+def expand_sweep(suite: Suite, entry: MethodSpec) -> list[tuple[str, dict[str, Any], list[TrainSpec]]]:
+    """One (name, params, resolved stages) per combination of the entry's sweep values."""
+    name = entry.name or entry.method
+    keys = list(entry.sweep)
+    out = []
+    for values in itertools.product(*(entry.sweep[k] for k in keys)):
+        params = dict(entry.params)
+        train_over = entry.train.model_dump(exclude_unset=True)
+        suffix = ""
+        for key, value in zip(keys, values):
+            where, field = sweep_target(key)
+            (train_over if where == "train" else params)[field] = value
+            suffix += f"-{field}{value}"
+        # The method's defaults filled in, so the record says what ran and the id sees it.
+        resolved = METHODS.load(entry.method).parse(params).model_dump(mode="json")
+        stage_overrides = [st.model_dump(exclude_unset=True) for st in entry.stages]
+        out.append((name + suffix, resolved, resolve_stages(suite, entry.method, train_over, stage_overrides)))
+    return out
+
+
+def sweep_target(key: str) -> tuple[str, str]:
+    """'train.learning_rate' / 'params.r' explicitly, else a TrainSpec field name goes to train."""
+    head, _, rest = key.partition(".")
+    if rest and head in ("train", "params"):
+        return head, rest
+    return ("train" if key in TRAIN_FIELDS else "params"), key
+
+
+def _merge(layers: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(layers)
+    if "mixture" in override:  # a mixture replaces single data, and the other way round
+        out.pop("data", None)
+    if "data" in override:
+        out.pop("mixture", None)
+    out.update(override)
+    return out
+
+
+def resolve_stages(suite: Suite, method: str, override: dict[str, Any], stages: list[dict[str, Any]]) -> list[TrainSpec]:
+    """The train settings of each stage, layered (see the module docstring), templates resolved."""
+    layers: dict[str, Any] = dict(METHODS.load(method).train_defaults)
+    if suite.train is not None:
+        layers = _merge(layers, suite.train.model_dump(exclude_unset=True))
+    layers = _merge(layers, override)
+    return [_finish(TrainSpec.model_validate(_merge(layers, stage))) for stage in (stages or [{}])]
+
+
+def _finish(spec: TrainSpec) -> TrainSpec:
+    if spec.mixture is not None:
+        mixture = [m.model_copy(update={"template": template_of(m.template, m.data)}) for m in spec.mixture]
+        return spec.model_copy(update={"mixture": mixture, "template": None})
+    return spec.model_copy(update={"template": template_of(spec.template, spec.data)})
+
+
+def template_of(value: TemplateSpec | str | None, data_ref: str | None) -> TemplateSpec:
+    """The template a variant uses, resolved to its two parts (so the id sees the text).
+
+    A `text` template is learned whole: it becomes an empty prompt and the text as completion.
+    """
+    if isinstance(value, TemplateSpec):
+        return TemplateSpec(prompt="", completion=value.text) if value.text is not None else value
+    t = parse_template(value) if value is not None else default_template(data_ref or "")
+    return TemplateSpec(prompt=t.prompt, completion=t.completion)
+
+
+def data_reads(stage: TrainSpec) -> list[tuple[str, str]]:
+    """Every (data, split) a training stage reads: its data or mixture, and its validation data."""
+    reads = [(stage.data, stage.split)] if stage.data else [(m.data, m.split) for m in stage.mixture or []]
+    if stage.validation is not None:
+        reads.append((stage.validation.data or stage.data, stage.validation.split))
+    return [(d, s) for d, s in reads if d]
+
+
+def _variant(suite: Suite, base_dir: Path, model: str, method: str, name: str, params: dict[str, Any],
+             stages: list[TrainSpec], seed: int) -> Variant:
+    fingerprints: dict[str, str] = {}
+    for stage in stages:
+        for data, split in data_reads(stage):
+            fingerprints[f"{data}|{split}"] = sources.fingerprint(data, split, base_dir)
+    suite_train = suite.train
+    evals = []
+    for ev in suite.evals:
+        chosen = ev.template if ev.template is not None else (suite_train.template if suite_train else None)
+        chat = ev.chat if ev.chat is not None else bool(suite_train and suite_train.chat)
+        evals.append(ev.model_copy(update={"template": template_of(chosen, ev.data), "chat": chat}))
+        fingerprints[f"{ev.data}|{ev.split}"] = sources.fingerprint(ev.data, ev.split, base_dir)
+    body = {
+        "suite": suite.name, "name": name, "model": model, "method": method, "params": params, "seed": seed,
+        "stages": [st.model_dump(mode="json") for st in stages],
+        "evals": [e.model_dump(mode="json") for e in evals],
+        "fingerprints": fingerprints, "threads": suite.threads, "eval_dtype": suite.eval_dtype,
+        "drift_probe": suite.drift_probe.model_dump() if suite.drift_probe else None,
+    }
+    return Variant(id=variant_id(body), base_dir=str(base_dir), **body)
+
+
+def variant_id(body: dict[str, Any]) -> str:
+    """Hash of the resolved spec with local data paths replaced by their content hashes."""
+    def portable(ref: str | None) -> str | None:
+        return "local-file" if ref is not None and sources.is_local_ref(ref) else ref
+
+    canonical = json.loads(json.dumps(body, sort_keys=True, default=str))
+    for stage in canonical["stages"]:
+        stage["data"] = portable(stage["data"])
+        for item in stage["mixture"] or []:
+            item["data"] = portable(item["data"])
+        if stage["validation"]:
+            stage["validation"]["data"] = portable(stage["validation"]["data"])
+    for ev in canonical["evals"]:
+        ev["data"] = portable(ev["data"])
+    canonical["fingerprints"] = sorted(canonical["fingerprints"].values())
+    digest = hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return f"{body['name']}-{digest[:ID_LENGTH]}"

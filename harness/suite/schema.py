@@ -1,0 +1,245 @@
+"""The suite format (v1): pydantic models of one YAML file, and of a loaded suite.
+
+These types are the vocabulary every stage speaks (the planner's Variant carries TrainSpec
+and EvalSpec to the worker, the trainer and the evaluators), so this module imports nothing
+of the harness but errors. Loading a file is harness/suite/loading.py; checking names and
+references against the registries and the data, harness/suite/checks.py. To add a suite key:
+add a field here with a comment saying what it is for; plan.py decides how it reaches a
+variant.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic.fields import FieldInfo
+
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # safe as a folder and file name
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TemplateSpec(_Strict):
+    """prompt + completion (loss on the completion only), or text (loss on every token)."""
+
+    prompt: str = ""
+    completion: str = ""
+    text: str | None = None  # raw text for language-model fine-tuning: the whole of it is learned
+
+    @model_validator(mode="after")
+    def _text_alone(self):
+        if self.text is not None and (self.prompt or self.completion):
+            raise ValueError("give text, or prompt and completion, not both")
+        if self.text is None and not self.prompt and not self.completion:
+            raise ValueError("give prompt and completion, or text")
+        return self
+
+
+Template = TemplateSpec | str  # a dict, or one "prompt ||| completion" string
+
+
+class MixtureItem(_Strict):
+    """One dataset of a multi-task mixture; examples are drawn in proportion to weight."""
+
+    data: str
+    split: str = "train"
+    template: Template | None = None  # default: the task's own template
+    columns: dict[str, str] = {}  # new name -> existing column, e.g. {input: sentence}
+    weight: float = Field(1.0, gt=0)
+    limit: int | None = Field(None, gt=0)
+
+
+class ValidationSpec(_Strict):
+    """Checks during training: loss (and optionally generation metrics) on held-out data."""
+
+    every: int = Field(gt=0)  # steps between checks; also one before the first and after the last step
+    data: str | None = None  # default: the training data (its validation split)
+    split: str = "validation"
+    limit: int | None = Field(64, gt=0)
+    metrics: list[str] = []  # generation metrics besides the loss (slower: they decode)
+    max_new_tokens: int = Field(64, gt=0)
+
+
+class TrainSpec(_Strict):
+    """Training data and settings shared by all variants (a method entry may override any)."""
+
+    data: str | None = None  # builtin:NAME | hf:DATASET[:CONFIG] | path (.jsonl .json .csv .tsv .parquet)
+    split: str = "train"  # datasets split syntax, slices included: "train[:80%]"
+    template: Template | None = None  # default: the task's own template
+    # Column mapping: new name -> existing column ({input: sentence}), so a template or
+    # label written for one dataset reads another; the original columns stay.
+    columns: dict[str, str] = {}
+    mixture: list[MixtureItem] | None = Field(None, min_length=1)  # several datasets instead of data
+    chat: bool = False  # wrap each prompt in the model's chat template
+    # Classification (linear_probe): the column holding each example's class; the prompt is the text.
+    label: str | None = None
+    labels: list[str] | None = Field(None, min_length=2)  # the classes, in order (default: sorted from the data)
+    limit: int | None = Field(None, gt=0)  # use at most this many training examples
+    steps: int = Field(20, gt=0)  # optimizer steps
+    batch_size: int = Field(4, gt=0)
+    grad_accum: int = Field(1, gt=0)  # micro-batches per optimizer step
+    learning_rate: float = Field(2.0e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(0, ge=0)
+    schedule: Literal["constant", "linear", "cosine"] = "linear"  # after warmup
+    max_grad_norm: float | None = Field(1.0, gt=0)  # clipping; null turns it off
+    max_length: int = Field(256, gt=0)  # tokens per example, prompt + completion
+    # by_length: batches of similar length (little padding), in random order.
+    batching: Literal["by_length", "shuffled"] = "by_length"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast where supported
+    validation: ValidationSpec | None = None
+    select_best: str | None = None  # "loss" or a validation metric: end with the best check's weights
+    save: bool = False  # save the trained weights (adapters only, for adapter methods) beside the record
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.data is not None and self.mixture is not None:
+            raise ValueError("give data or mixture, not both")
+        if self.mixture is not None and self.validation is not None and self.validation.data is None:
+            raise ValueError("with a mixture, validation needs its own data")
+        if self.select_best is not None:
+            if self.validation is None:
+                raise ValueError("select_best needs a validation block")
+            if self.select_best != "loss" and self.select_best not in self.validation.metrics:
+                raise ValueError(f"select_best must be 'loss' or one of validation.metrics, got {self.select_best!r}")
+        return self
+
+
+def _all_optional(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
+    """The same fields, every one optional with default None (constraints kept)."""
+    fields = {
+        n: (f.annotation | None, FieldInfo.merge_field_infos(f, default=None)) for n, f in model.model_fields.items()
+    }
+    return create_model(name, __base__=_Strict, __doc__=doc, **fields)
+
+
+TrainOverride = _all_optional(TrainSpec, "TrainOverride", "A method entry's `train:` block: any TrainSpec field, all optional.")
+
+TRAIN_FIELDS = frozenset(TrainSpec.model_fields)
+
+
+class MethodSpec(_Strict):
+    """One tuning method; each entry (times sweep values, times seeds) is a variant."""
+
+    name: str | None = Field(None, pattern=_NAME)  # default: the method's name
+    method: str  # a registered method (harness ls methods)
+    params: dict[str, Any] = {}  # the method's own parameters, checked by its validator
+    train: TrainOverride = TrainOverride()
+    # Train in order, each stage overriding the variant's train settings (its own data,
+    # steps, rate...): e.g. language-model fine-tuning on raw text, then the task.
+    stages: list[TrainOverride] = []
+    # Lists of values, one variant each: a params key, a train field, or "params.K"/"train.K".
+    sweep: dict[str, list[Any]] = {}
+
+    @field_validator("sweep")
+    @classmethod
+    def _non_empty_lists(cls, sweep: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in sweep.items():
+            if not values:
+                raise ValueError(f"sweep {key!r} has no values")
+        return sweep
+
+
+class EvalSpec(_Strict):
+    name: str = Field(pattern=_NAME)  # key of this eval's scores in the record
+    data: str
+    split: str = "test"
+    # generation: decode and compare with references. classification: pick one of `labels`
+    # (a probe's head, or else the label whose text is most likely after the prompt).
+    # multiple_choice: the most likely choice (MMLU-style). lm_eval: any lm-eval task, run by lm-eval.
+    # A registered eval kind (harness ls eval-kinds); plugins may add more.
+    kind: str = "generation"
+    subjects: list[str] | None = None  # multiple_choice on mmlu:FOLDER: these subjects (default: all)
+    shots: int = Field(0, ge=0)  # multiple_choice: examples from the dev split before each question
+    # multiple_choice: letters scores " A".." D" after lettered choices (lm-eval's mmlu);
+    # continuation scores each choice's text after "Answer:" (lm-eval's mmlu_continuation).
+    format: Literal["letters", "continuation"] = "letters"
+    task: str | None = None  # lm_eval: a task name, or a task YAML file (with include_path)
+    include_path: str | None = None  # lm_eval: folder of task YAMLs
+    # A forgetting check: scored on the base model and every variant, the change recorded
+    # with a paired interval.
+    retention: bool = False
+    label: str | None = None  # classification: the column holding the gold class
+    labels: list[str] | None = Field(None, min_length=2)  # classification: the classes (default: from the data)
+    template: Template | None = None  # default: the train template, else the task's own
+    columns: dict[str, str] = {}  # new name -> existing column, as in train.columns
+    references: str | None = None  # column holding a list of references (default: the completion)
+    metrics: list[str] = Field(min_length=1)
+    # Keyword arguments per metric, e.g. {exact_match: {normalize: false}}.
+    metric_args: dict[str, dict[str, Any]] = {}
+    limit: int | None = Field(None, gt=0)  # score at most this many examples
+    max_new_tokens: int = Field(64, gt=0)
+    stop: list[str] = ["\n"]  # generation ends at the first of these
+    chat: bool | None = None  # wrap prompts in the chat template; default: as in training
+
+    batch_size: int = Field(8, gt=0)
+
+
+class DriftProbeSpec(_Strict):
+    """Samples the base model draws from fixed generic prompts, scored under each tuned
+    model: the mean per-token log-probability drop estimates KL(base || tuned)."""
+
+    prompts: int = Field(16, gt=0)  # how many of the built-in generic prompts
+    samples: int = Field(1, gt=0)  # samples per prompt
+    max_new_tokens: int = Field(32, gt=0)
+    seed: int = 0
+
+
+_TOLERANCE = r"^\d+(\.\d+)?%$"  # a relative tolerance: "5%" of the baseline's value
+
+
+class CheckSpec(_Strict):
+    """How `harness check` judges this suite's results against a baseline (harness/gate).
+
+    A metric regresses when it dropped by more than its tolerance and the drop is
+    significant on the paired per-example scores at `alpha`, Holm-corrected over every
+    comparison. Tolerances are keyed by METRIC or EVAL/METRIC ("*" for every metric): a
+    number is absolute, on the metric's own scale; "N%" is relative to the baseline's value.
+    """
+
+    alpha: float = Field(0.05, gt=0, lt=1)
+    tolerance: dict[str, float | Annotated[str, Field(pattern=_TOLERANCE)]] = {}
+
+    @field_validator("tolerance")
+    @classmethod
+    def _non_negative(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, tol in value.items():
+            if isinstance(tol, (int, float)) and tol < 0:
+                raise ValueError(f"tolerance of {key!r} is {tol}; a tolerance is 0 or more")
+        return value
+
+
+class Suite(_Strict):
+    name: str = Field(pattern=_NAME)  # results/<name>/ and leaderboards/<name>.html
+    description: str = ""
+    model: str | list[str]  # built-in name | hub id | local path; a list makes one matrix per model
+    train: TrainSpec | None = None
+    seeds: list[int] = Field([0], min_length=1)
+    threads: int | None = Field(None, gt=0)  # torch threads; pin it for numbers that repeat
+    # fp32 by default so scores equal the reference implementations; bf16 is a speed mode,
+    # recorded with the scores.
+    eval_dtype: Literal["fp32", "bf16"] = "fp32"
+    drift_probe: DriftProbeSpec | None = None  # forgetting without data: see DriftProbeSpec
+    methods: list[MethodSpec] = []
+    evals: list[EvalSpec] = Field(min_length=1)
+    check: CheckSpec = CheckSpec()  # tolerances for `harness check` (not part of any variant's id)
+
+    @property
+    def models(self) -> list[str]:
+        return [self.model] if isinstance(self.model, str) else list(self.model)
+
+
+class LoadedSuite(BaseModel):
+    """A validated suite and where it came from (paths in it resolve from base_dir)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+    suite: Suite
+    path: Path
+    base_dir: Path
+    raw: dict[str, Any]
+    notes: list[str] = []  # things not checked (hub ids offline), said instead of failing

@@ -1,0 +1,37 @@
+"""The plan's unit of work: one Variant (a model, a method with its params, a seed, its
+resolved train stages and evals), handed from the planner to the executors and the worker.
+
+A type only, like the schema it is made of, so every stage may import it; the planner
+(harness/suite/plan.py) is what makes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from harness.suite.schema import DriftProbeSpec, EvalSpec, TrainSpec
+
+
+class Variant(BaseModel):
+    """One unit of work: a model, a method with its params, a seed, its train and evals."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str
+    suite: str
+    name: str
+    model: str
+    method: str
+    params: dict[str, Any]
+    seed: int
+    stages: list[TrainSpec]  # resolved, trained in order; none for the baseline
+    evals: list[EvalSpec]  # templates resolved to {prompt, completion}
+    fingerprints: dict[str, str]  # data reference + split -> content hash
+    threads: int | None = None
+    eval_dtype: str = "fp32"
+    drift_probe: DriftProbeSpec | None = None
+    base_dir: str = "."  # where relative paths resolve; not part of the id
+
+    def label(self) -> str:
+        return f"{self.name} (seed {self.seed})" if self.method != "baseline" else self.name

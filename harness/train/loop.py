@@ -1,0 +1,158 @@
+"""The training loop, read top to bottom: optimizer, schedule, steps, checks, best weights.
+
+The loop trains what the method hands it (Applied): its parameter groups at their own
+rates, its schedule if it brings one, its per-step hook (gradual unfreezing). Batches come
+from batching.py (loss on completion tokens only). With a validation block it checks the
+model before the first step, every `every` steps and after the last, and with select_best
+it ends with the weights of the best check. Everything measured comes back in a TrainResult.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+from transformers import get_scheduler
+
+from harness.errors import HarnessError
+from harness.train.batches import Source, batches, collate
+from harness.methods.base import Applied, ParamGroup
+from harness.models.precision import bf16_supported
+from harness.registry import METRICS
+from harness.suite.schema import TrainSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    seconds: float
+    tokens: int  # non-padding tokens seen, prompt included
+    loss_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss)
+    precision: str = "fp32"
+    groups: list[dict] = field(default_factory=list)  # parameter groups with their learning rates
+    events: list[tuple[int, str]] = field(default_factory=list)  # (step, what happened), e.g. unfreezing
+    validation_curve: list[dict] = field(default_factory=list)  # {"step": s, "loss": x, metric: y}
+    best_step: int | None = None  # with select_best: the step whose weights the model ends with
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+def optimizer_for(applied: Applied, cfg: TrainSpec) -> tuple[torch.optim.Optimizer, list[dict]]:
+    """AdamW over the method's parameter groups, each at learning_rate x its scale.
+
+    Weight decay applies to matrices only, not to norms and biases (the usual AdamW split).
+    Parameters still frozen (gradual unfreezing) are in the optimizer already: they get no
+    gradient, so AdamW leaves them alone until they are unfrozen.
+    """
+    groups = applied.param_groups or [ParamGroup("all", [p for p in applied.model.parameters() if p.requires_grad])]
+    torch_groups, described = [], []
+    for g in groups:
+        lr = cfg.learning_rate * g.lr_scale
+        for decay, params in ((cfg.weight_decay, [p for p in g.params if p.dim() >= 2]), (0.0, [p for p in g.params if p.dim() < 2])):
+            if params:
+                torch_groups.append({"params": params, "lr": lr, "weight_decay": decay})
+        described.append({"group": g.name, "learning_rate": lr, "params": sum(p.numel() for p in g.params)})
+    if not torch_groups:
+        raise HarnessError("the method left no parameter to train")
+    return torch.optim.AdamW(torch_groups, lr=cfg.learning_rate), described
+
+
+def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, seed: int, desc: str = "train",
+          step_offset: int = 0, check: Callable[[], dict[str, float]] | None = None) -> TrainResult:
+    """Train for cfg.steps optimizer steps; step numbers in the result continue from step_offset
+    (earlier stages), and so do the method's schedule and hook."""
+    model = applied.model
+    device = next(model.parameters()).device
+    torch.manual_seed(seed)
+    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_supported(device))
+    optimizer, groups = optimizer_for(applied, cfg)
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    if applied.lr_lambda is not None:  # the method brings its own schedule (ULMFiT's slanted triangle)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: applied.lr_lambda(t + step_offset))
+    else:
+        schedule_name = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}[cfg.schedule]
+        scheduler = get_scheduler(schedule_name, optimizer, num_warmup_steps=cfg.warmup_steps, num_training_steps=cfg.steps)
+
+    result = TrainResult(steps=cfg.steps, seconds=0.0, tokens=0, precision="bf16" if use_bf16 else "fp32", groups=groups)
+    best = _Best(cfg.select_best, params) if cfg.select_best else None
+
+    def validate(step: int) -> None:
+        if check is None or cfg.validation is None:
+            return
+        model.eval()
+        scores = check()
+        model.train()
+        result.validation_curve.append({"step": step, **scores})
+        if best is not None and best.offer(step, scores):
+            result.best_step = step
+
+    stream = batches(sources, cfg.batch_size, seed, by_length=cfg.batching == "by_length")
+    start = time.perf_counter()
+    model.train()
+    validate(step_offset)
+    bar = tqdm(range(step_offset + 1, step_offset + cfg.steps + 1), desc=desc, unit="step", leave=False, dynamic_ncols=True)
+    for step in bar:
+        if applied.on_step is not None and (note := applied.on_step(step)):
+            result.events.append((step, note))
+        step_loss = 0.0
+        for _ in range(cfg.grad_accum):
+            batch = {k: v.to(device) for k, v in collate(next(stream), tokenizer.pad_token_id).items()}
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                loss = model(**batch).loss / cfg.grad_accum
+            loss.backward()
+            step_loss += loss.item()
+            result.tokens += int(batch["attention_mask"].sum())
+        if not math.isfinite(step_loss):
+            raise FloatingPointError(f"loss became {step_loss} at step {step}; lower the learning rate")
+        if cfg.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+
+        result.loss_curve.append((step, round(step_loss, 6)))
+        elapsed = time.perf_counter() - start
+        bar.set_postfix(loss=f"{step_loss:.4f}", tok_s=f"{result.tokens / elapsed:.0f}")
+        if cfg.validation is not None and (step - step_offset) % cfg.validation.every == 0 and step < step_offset + cfg.steps:
+            validate(step)
+    bar.close()
+    validate(step_offset + cfg.steps)
+    if best is not None and best.step is not None:
+        best.restore()
+        log.info("kept the weights of step %d (best %s %.4g)", best.step, cfg.select_best, best.value)
+    result.seconds = time.perf_counter() - start
+    model.eval()
+    return result
+
+
+class _Best:
+    """The best check so far and a copy of the trainable weights at that point."""
+
+    def __init__(self, metric: str, params: list[torch.nn.Parameter]):
+        self.metric, self.params = metric, params
+        self.lower_is_better = metric == "loss" or not METRICS.get(metric).meta.get("higher_is_better", True)
+        self.step: int | None = None
+        self.value = math.inf if self.lower_is_better else -math.inf
+        self.saved: list[torch.Tensor] = []
+
+    def offer(self, step: int, scores: dict[str, float]) -> bool:
+        value = scores[self.metric]
+        if not (value < self.value if self.lower_is_better else value > self.value):
+            return False
+        self.step, self.value = step, value
+        self.saved = [p.detach().to("cpu", copy=True) for p in self.params]
+        return True
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for p, saved in zip(self.params, self.saved):
+                p.copy_(saved.to(p.device))

@@ -1,0 +1,139 @@
+"""What a training stage reads: its data (or mixture) rendered, tokenized and weighted, and
+the validation check it runs (held-out loss, and generation metrics if asked for).
+
+The worker calls `stage_sources` and `stage_check` once per stage; train.py only sees
+encoded examples and a function returning scores.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from harness.train.batches import IGNORE, Source, collate, encode, encode_class, encode_seq2seq
+from harness.data import sources as data_sources
+from harness.data.builtin import default_template
+from harness.data.templates import Template, render
+from harness.errors import HarnessError
+from harness.suite.schema import TemplateSpec, TrainSpec
+
+log = logging.getLogger(__name__)
+
+
+def render_pairs(ref: str, split: str, template: TemplateSpec, base_dir: Path, limit: int | None,
+                 label: str | None = None, columns: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """(prompt, completion) per row; with a label column, (prompt, the row's class) instead."""
+    rows = data_sources.map_columns(data_sources.load_split(ref, split, base_dir, limit=limit), columns or {}, ref)
+    t = Template(template.prompt, template.completion)
+    pairs = []
+    for i, row in enumerate(rows):
+        where = f"{ref} ({split}) row {i + 1}"
+        prompt, completion = render(t, row, where=where)
+        if label is not None:
+            if label not in row:
+                raise HarnessError(f"{where}: no label column {label!r}; the row has {', '.join(sorted(row))}")
+            completion = str(row[label])
+        pairs.append((prompt, completion))
+    return pairs
+
+
+def stage_labels(cfg: TrainSpec, base_dir: Path) -> tuple[str, ...] | None:
+    """The classes of a classification stage: as given, or sorted from its training data."""
+    if cfg.label is None:
+        return None
+    if cfg.labels:
+        return tuple(cfg.labels)
+    refs = [(cfg.data, cfg.split, cfg.limit, cfg.columns)] if cfg.mixture is None else \
+        [(m.data, m.split, m.limit, m.columns) for m in cfg.mixture]
+    found = {str(row.get(cfg.label)) for ref, split, limit, mapping in refs
+             for row in data_sources.map_columns(data_sources.load_split(ref, split, base_dir, limit), mapping, ref)}
+    return tuple(sorted(found))
+
+
+def encode_pairs(tokenizer, pairs: list[tuple[str, str]], cfg: TrainSpec, name: str,
+                 labels: tuple[str, ...] | None = None, family: str = "causal") -> list[dict]:
+    if labels is not None:
+        index = {c: i for i, c in enumerate(labels)}
+        unknown = sorted({c for _, c in pairs if c not in index})
+        if unknown:
+            raise HarnessError(f"{name}: classes {unknown} are not among the labels {list(labels)}")
+        return [encode_class(tokenizer, p, index[c], cfg.max_length, cfg.chat) for p, c in pairs]
+    if family == "seq2seq":
+        if cfg.chat:
+            raise HarnessError(f"{name}: chat: true wraps prompts in a decoder's chat template; an encoder-decoder has none")
+        encoded = (encode_seq2seq(tokenizer, p, c, cfg.max_length) for p, c in pairs)
+    else:
+        encoded = (encode(tokenizer, p, c, cfg.max_length, cfg.chat) for p, c in pairs)
+    examples = [e for e in encoded if e is not None]
+    if len(examples) < len(pairs):
+        log.warning("%s: %d of %d examples had no completion token left after truncation to max_length=%d; skipped",
+                    name, len(pairs) - len(examples), len(pairs), cfg.max_length)
+    if not examples:
+        raise HarnessError(f"{name}: no example fits max_length={cfg.max_length} with a completion token")
+    return examples
+
+
+def stage_sources(cfg: TrainSpec, tokenizer, base_dir: Path, labels: tuple[str, ...] | None = None,
+                  family: str = "causal") -> list[Source]:
+    """One Source for plain data, one per dataset for a mixture (limit applies to each)."""
+    if cfg.mixture is None:
+        items = [(cfg.data, cfg.split, cfg.template, 1.0, cfg.limit, cfg.columns)]
+    else:
+        items = [(m.data, m.split, m.template, m.weight, m.limit or cfg.limit, m.columns) for m in cfg.mixture]
+    out = []
+    for ref, split, template, weight, limit, mapping in items:
+        pairs = render_pairs(ref, split, template, base_dir, limit, cfg.label, mapping)
+        out.append(Source(f"{ref} ({split})", encode_pairs(tokenizer, pairs, cfg, ref, labels, family), weight))
+    return out
+
+
+@torch.no_grad()
+def mean_loss(model, examples: list[dict], pad_id: int, batch_size: int) -> float:
+    """Mean loss per completion token over the examples (each token counts once)."""
+    device = next(model.parameters()).device
+    total, tokens = 0.0, 0
+    for i in range(0, len(examples), batch_size):
+        batch = {k: v.to(device) for k, v in collate(examples[i : i + batch_size], pad_id).items()}
+        if batch["labels"].dim() == 1:  # classification: one label per example
+            n = len(batch["labels"])
+        elif getattr(model.config, "is_encoder_decoder", False):  # the decoder predicts every label
+            n = int((batch["labels"] != IGNORE).sum())
+        else:
+            n = int((batch["labels"][:, 1:] != IGNORE).sum())  # the model shifts labels by one
+        total += float(model(**batch).loss) * n
+        tokens += n
+    return total / tokens if tokens else math.nan
+
+
+def stage_check(cfg: TrainSpec, model, tokenizer, base_dir: Path, labels: tuple[str, ...] | None = None,
+                family: str = "causal") -> Callable[[], dict[str, float]] | None:
+    """The validation check of a stage: loss on held-out examples, plus any generation metrics."""
+    v = cfg.validation
+    if v is None:
+        return None
+    ref = v.data or cfg.data
+    template = cfg.template if v.data is None or cfg.template is not None else None
+    if template is None:
+        template = default_template(ref)
+    pairs = render_pairs(ref, v.split, template, base_dir, v.limit, cfg.label, cfg.columns if v.data is None else None)
+    examples = encode_pairs(tokenizer, pairs, cfg, f"validation {ref}", labels, family)
+
+    def check() -> dict[str, float]:
+        scores = {"loss": round(mean_loss(model, examples, tokenizer.pad_token_id, cfg.batch_size), 6)}
+        if v.metrics:
+            from harness.evaluate.generation import generate
+            from harness.registry import METRICS
+
+            prompts = [p for p, _ in pairs]
+            predictions = generate(model, tokenizer, prompts, v.max_new_tokens, ["\n"], cfg.batch_size,
+                                   desc="validate", chat=cfg.chat)
+            predictions = [p.strip() for p in predictions]  # scored as evals score them
+            for metric in v.metrics:
+                scores[metric] = METRICS.load(metric)(predictions, [[c.strip()] for _, c in pairs]).value
+        return scores
+
+    return check
