@@ -44,6 +44,8 @@ def _methods(r: Any) -> None:
     r.register("lora", "harness.methods.lora:LORA", "LoRA (peft): low-rank adapters on the linear layers, base frozen")
     r.register("dora", "harness.methods.lora:DORA", "DoRA (peft): LoRA on the weights' direction plus a trained magnitude, base frozen")
     r.register("qlora", "harness.methods.qlora:QLORA", "QLoRA: LoRA (peft) on a base quantized to 4-bit NF4 (bitsandbytes, double quantization; bf16 compute where native)")
+    r.register("vera", "harness.methods.low_rank:VERA", "VeRA (peft): shared frozen random low-rank matrices, only per-layer scaling vectors train, base frozen")
+    r.register("lokr", "harness.methods.low_rank:LOKR", "LoKr (peft): Kronecker-product low-rank weight updates on the linear layers, base frozen")
     r.register("ia3", "harness.methods.peft_methods:IA3", "IA3 (peft): learned scaling vectors on keys, values and feed-forward activations, base frozen")
     r.register("prompt_tuning", "harness.methods.peft_methods:PROMPT_TUNING", "prompt tuning (peft): learned soft-prompt embeddings before the input, base frozen")
     r.register("p_tuning", "harness.methods.peft_methods:P_TUNING", "P-tuning (peft): virtual tokens from a trained prompt encoder (MLP or LSTM), base frozen")

@@ -94,9 +94,9 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, leaderboard
     computed and the HTML leaderboard is written. Exit 0 if every variant is ok, 1 if any
     failed (the others still run), 2 for bad input.
     """
+    from harness.records.store import write_suite_copy
     from harness.run import local
     from harness.suite.plan import plan
-    from harness.records.store import write_suite_copy
 
     loaded = _load(suite)
     variants = plan(loaded)
@@ -125,8 +125,8 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, leaderboard
 
 def _write_leaderboard(suite_dir: Path, path: Path | None) -> None:
     """The page at the end of a run; records are already safe, so a problem here is only reported."""
-    from harness.report import build_table, render
     from harness.records.store import write_text_atomic
+    from harness.report import build_table, render
 
     try:
         table = build_table(suite_dir)
@@ -231,8 +231,8 @@ def report(source: str, fmt: str, out: str | None, results_dir: str, examples: i
     mean ± std; the best value of each column is marked, and values not significantly
     different from it (paired tests from `harness run` or `harness score`) are marked as tied.
     """
-    from harness.report import build_table, render
     from harness.records.store import write_text_atomic
+    from harness.report import build_table, render
 
     tables = [build_table(d) for d in _report_dirs(Path(source), Path(results_dir))]
     if out and len(tables) > 1:
@@ -353,15 +353,18 @@ def _report_dirs(source: Path, results_dir: Path) -> list[Path]:
 
 
 @main.command(name="ls")
-@click.argument("kind", type=click.Choice(["methods", "metrics", "tasks", "models"]))
+@click.argument("kind", type=click.Choice(["methods", "metrics", "eval-kinds", "tasks", "models"]))
+@user_errors
 def ls(kind: str) -> None:
-    """List the registered methods, metrics, tasks or models, one line of help each."""
-    from harness.registry import METHODS, METRICS, MODELS, TASKS
+    """List the registered methods, metrics, eval kinds, tasks or models, one line of help
+    each (a plugin's entries name their package)."""
+    from harness.registry import EVAL_KINDS, METHODS, METRICS, MODELS, TASKS
 
-    registry = {"methods": METHODS, "metrics": METRICS, "tasks": TASKS, "models": MODELS}[kind]
+    registry = {"methods": METHODS, "metrics": METRICS, "eval-kinds": EVAL_KINDS, "tasks": TASKS, "models": MODELS}[kind]
     width = max(len(n) for n in registry.names())
     for entry in registry.entries():
-        click.echo(f"{entry.name:<{width}}  {entry.help}")
+        origin = "" if entry.origin == "harness" else f"  [plugin {entry.origin}]"
+        click.echo(f"{entry.name:<{width}}  {entry.help}{origin}")
         if kind == "methods":
             click.echo(f"{'':<{width}}    {_method_params(METHODS.load(entry.name))}")
 

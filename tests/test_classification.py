@@ -12,16 +12,14 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 from sklearn.metrics import accuracy_score, f1_score
 
-from harness.errors import HarnessError
 from harness.cli import main
+from harness.errors import HarnessError
 from harness.evaluate.loglik import continuation_logprobs
-from harness.metrics.classification import accuracy, f1_from_counts, macro_f1
 from harness.methods.base import ApplyContext, count_parameters
+from harness.metrics.classification import accuracy, f1_from_counts, macro_f1
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
 from harness.suite.schema import TrainSpec
-
-from conftest import fit
 
 
 def labelled(n: int, seed: int) -> tuple[list[str], list[str]]:

@@ -6,10 +6,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import TINY_SUITE
 
 from harness.cli import main
-
-from conftest import TINY_SUITE
 
 
 def invoke(*args: str):

@@ -8,12 +8,11 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 from harness.cli import main
 from harness.models import family, offline_family
 from harness.models.family import family_of_config
-
-from conftest import ROOT
 
 
 def test_family_of_config_reads_architectures():
@@ -138,12 +137,12 @@ def test_seq2seq_generation_is_the_same_batched_and_alone():
 def test_prompt_methods_train_and_generate_on_an_encoder_decoder(name):
     """peft's SEQ_2_SEQ_LM prompt methods on the tiny T5: a few steps train only the virtual
     tokens (and P-tuning's encoder), and generation runs through peft's own seq2seq path."""
-    from harness.train.batches import Source, encode_seq2seq
     from harness.evaluate.generation import generate
     from harness.methods.base import ApplyContext
     from harness.models.tiny import tiny_random_t5
     from harness.registry import METHODS
     from harness.suite.schema import TrainSpec
+    from harness.train.batches import Source, encode_seq2seq
     from harness.train.loop import train
 
     model, tok = tiny_random_t5()

@@ -6,17 +6,16 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import TINY_SUITE, fit
 
 from harness.cli import main
-from harness.evaluate.contamination import contaminated, training_values
-from harness.metrics.text import normalize_text as normalise
 from harness.evaluate import drift
+from harness.evaluate.contamination import contaminated, training_values
 from harness.methods.base import ApplyContext
+from harness.metrics.text import normalize_text as normalise
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
 from harness.suite.schema import DriftProbeSpec, TrainSpec
-
-from conftest import TINY_SUITE, fit
 
 PAIRS = [("name[Alpha] | food[Thai]\n", "Alpha serves Thai food."), ("name[Beta] | area[riverside]\n", "Beta is by the river.")] * 4
 SPEC = DriftProbeSpec(prompts=6, max_new_tokens=12, seed=0)

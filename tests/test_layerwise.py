@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import fit
 
 from harness.errors import HarnessError
 from harness.methods.base import ApplyContext
@@ -11,8 +12,6 @@ from harness.methods.layerwise import discriminative_scales, stlr_lambda, unfree
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
 from harness.suite.schema import TrainSpec
-
-from conftest import fit
 
 PAIRS = [("name[Alpha] | food[Thai]\n", "Alpha serves Thai food."), ("name[Beta] | area[riverside]\n", "Beta is by the river.")] * 4
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import shutil
 
-from harness.suite.plan import plan
-from harness.suite.loading import load_suite
-
 from conftest import TINY_SUITE
+
+from harness.suite.loading import load_suite
+from harness.suite.plan import plan
 
 
 def ids(path) -> dict[tuple[str, str, int], str]:

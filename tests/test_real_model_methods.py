@@ -4,13 +4,12 @@ lowers the training loss. Slow: it loads the real model once per method (from th
 from __future__ import annotations
 
 import pytest
+from conftest import fit
 
 from harness.data.builtin.data2text import generate
 from harness.methods.base import ApplyContext
 from harness.registry import METHODS
 from harness.suite.schema import TrainSpec
-
-from conftest import fit
 
 STEPS = 8
 LR = {"full": 1e-4, "freeze": 2e-4, "ulmfit": 3e-4}  # short runs: a little above the long-run defaults
@@ -45,12 +44,12 @@ def test_a_short_run_lowers_the_loss(smollm2, name):
 
 @pytest.mark.slow
 def test_a_short_linear_probe_lowers_the_loss(smollm2):
-    from harness.train.batches import Source
+    import torch
+
     from harness.data.builtin.sentiment import generate as reviews
+    from harness.train.batches import Source
     from harness.train.loop import train
     from harness.train.trainset import encode_pairs
-
-    import torch
 
     torch.manual_seed(0)  # the head's initial weights
     model, tok = smollm2()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from harness.registry import METHODS, METRICS, PluginError, Registry, UnknownName

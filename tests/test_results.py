@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from harness.records.store import Busy, existing_ok, locked, read_record, write_json_atomic, write_record
-
 from harness.records.schema import Record
+from harness.records.store import Busy, existing_ok, locked, read_record, write_json_atomic, write_record
 
 
 def record(status: str) -> Record:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import TINY_SUITE
 
 from harness.errors import SuiteError
 from harness.suite.loading import load_suite
-
-from conftest import TINY_SUITE
 
 
 def problems_of(path) -> dict[str, str]:

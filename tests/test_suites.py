@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import ROOT, SHARED_DATA
 
 from harness.cli import main
-from harness.suite.plan import plan
 from harness.suite.loading import load_suite
-
-from conftest import ROOT, SHARED_DATA
+from harness.suite.plan import plan
 
 SUITES = sorted((ROOT / "suites").glob("*.yaml"))
 LOCAL_DATA_SUITES = ["scitldr", "ntrex-en-de", "mmlu-retention", "sst2-encoder"]  # data root ${HARNESS_DATA:-data}

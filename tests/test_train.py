@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import torch
+from conftest import fit
 
 from harness.methods.base import ApplyContext, count_parameters
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
 from harness.suite.schema import TrainSpec
 from harness.train.batches import IGNORE, collate, encode
-
-from conftest import fit
 
 PAIRS = [("name[Alpha] | food[Thai]\n", "Alpha serves Thai food."), ("name[Beta] | area[riverside]\n", "Beta is by the river.")] * 4
 

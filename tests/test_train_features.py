@@ -8,17 +8,16 @@ import random
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import TINY_SUITE, fit
 
-from harness.errors import HarnessError
-from harness.train.batches import IGNORE, Source, batches, encode
 from harness.cli import main
+from harness.errors import HarnessError
 from harness.methods.base import ApplyContext
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
 from harness.suite.schema import TrainSpec, ValidationSpec
+from harness.train.batches import IGNORE, Source, batches, encode
 from harness.train.trainset import mean_loss
-
-from conftest import TINY_SUITE, fit
 
 PAIRS = [("name[Alpha] | food[Thai]\n", "Alpha serves Thai food."), ("name[Beta] | area[riverside]\n", "Beta is by the river.")] * 4
 

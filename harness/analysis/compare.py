@@ -33,7 +33,6 @@ from harness.records.schema import Record, clear_comparisons
 from harness.records.store import Busy, locked, ok_records, read_record, write_record
 from harness.registry import METRICS
 
-
 # ---- one suite folder ---------------------------------------------------------------
 
 

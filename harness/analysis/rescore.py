@@ -31,9 +31,9 @@ from typing import Any
 from harness.analysis.compare import Summary, compare_suite
 from harness.errors import HarnessError
 from harness.records.predictions import predictions_path, read_predictions, write_predictions
-from harness.registry import EVAL_KINDS, METRICS
 from harness.records.schema import COMPARISON_KEYS, Record, Score
 from harness.records.store import Busy, locked, ok_records, read_record, suite_dirs, write_record
+from harness.registry import EVAL_KINDS, METRICS
 
 
 @dataclass

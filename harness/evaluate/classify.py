@@ -13,13 +13,13 @@ from pathlib import Path
 
 import torch
 
-from harness.train.batches import chat_prompt, encode_class
 from harness.data import sources
 from harness.data.templates import Template, render
 from harness.errors import HarnessError
 from harness.evaluate.loglik import continuation_logprobs
 from harness.evaluate.scoring import score
 from harness.suite.schema import EvalSpec
+from harness.train.batches import chat_prompt, encode_class
 
 
 def _examples(ev: EvalSpec, base_dir: Path) -> tuple[list[dict], list[str], list[str]]:

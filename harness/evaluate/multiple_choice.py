@@ -35,12 +35,12 @@ from typing import Any
 
 import numpy as np
 
-from harness.train.batches import chat_prompt
 from harness.data import questions as question_data
-from harness.evaluate.loglik import choice_logprobs
 from harness.data.mmlu import LETTERS
+from harness.evaluate.loglik import choice_logprobs
 from harness.metrics.choice import score_choices
 from harness.suite.schema import EvalSpec
+from harness.train.batches import chat_prompt
 
 log = logging.getLogger(__name__)
 

@@ -36,9 +36,9 @@ from typing import Any
 from scipy.stats import norm
 
 from harness.analysis.paired import corpus_statistics, paired_corpus_test, paired_test
-from harness.metrics.stats import corpus_resamples
 from harness.errors import HarnessError
 from harness.gate.snapshot import variant_key
+from harness.metrics.stats import corpus_resamples
 
 POWER = 0.8
 

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
-from harness.errors import Problem
-from harness.errors import explain
+from harness.errors import Problem, explain
 
 if TYPE_CHECKING:  # torch is imported only by apply()
     import torch

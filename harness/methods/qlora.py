@@ -107,7 +107,6 @@ def quantize_linear_layers(model, quant_type: str, double_quant: bool, compute_d
 
 def _prepare(model, params: QloraParams):
     import bitsandbytes as bnb
-    import torch
     from peft import prepare_model_for_kbit_training
 
     if not any(isinstance(m, bnb.nn.Linear4bit) for m in model.modules()):  # else quantized while loading

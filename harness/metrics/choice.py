@@ -33,7 +33,6 @@ from harness.metrics.gold import gold_values
 from harness.metrics.stats import CONFIDENCE, MetricResult, mean_ci
 
 
-
 def acc(predictions: list[str], references: list[list[str]], *, subjects: Sequence[str] | None = None,
         confidence: float = CONFIDENCE, seed: int = 0) -> MetricResult:
     """Share of questions whose chosen letter (the most likely choice) is the gold letter."""

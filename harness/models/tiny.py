@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-from transformers import (BertConfig, BertForSequenceClassification, LlamaConfig, LlamaForCausalLM,
-                          PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration)
+from transformers import (
+    BertConfig,
+    BertForSequenceClassification,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedTokenizerFast,
+    T5Config,
+    T5ForConditionalGeneration,
+)
 
 SPECIALS = ["<s>", "</s>", "<pad>"]
 WEIGHTS_SEED = 1234  # fixed: the model is the same everywhere, so records compare

@@ -28,10 +28,10 @@ from typing import Any, Literal
 import yaml
 
 from harness.errors import HarnessError
-from harness.registry import METRICS
 from harness.records.newest import newest
-from harness.records.store import SUITE_COPY, readable_records
 from harness.records.schema import Record
+from harness.records.store import SUITE_COPY, readable_records
+from harness.registry import METRICS
 
 ALPHA = 0.05  # significance level for "tied with the best"
 

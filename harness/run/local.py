@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from harness.records.schema import Record
+from harness.records.store import Busy, existing_ok, locked, read_record, variant_dir, write_record
 from harness.run.outcome import Outcome, new_record
 from harness.suite.variant import Variant
-from harness.records.store import Busy, existing_ok, locked, read_record, variant_dir, write_record
-from harness.records.schema import Record
 
 
 def run(variants: list[Variant], results_dir: Path, force: bool = False) -> Iterator[Outcome]:

@@ -19,21 +19,21 @@ from pathlib import Path
 import torch
 
 from harness import models
-from harness.logs import setup_logging
-from harness.run.environment import describe, peak_memory, reset_peak_memory
-from harness.errors import HarnessError
-from harness.models.family import eval_kinds
-from harness.evaluate.contamination import contaminated, training_values
 from harness.data.sources import load_split
+from harness.errors import HarnessError
 from harness.evaluate import drift
+from harness.evaluate.contamination import contaminated, training_values
 from harness.evaluate.scoring import evaluate
+from harness.logs import setup_logging
 from harness.methods.base import ApplyContext, count_parameters
+from harness.models.family import eval_kinds
+from harness.records.predictions import write_predictions
+from harness.records.schema import Cost, Record, Score
+from harness.records.store import write_record, write_text_atomic
+from harness.registry import METHODS
+from harness.run.environment import describe, peak_memory, reset_peak_memory
 from harness.run.outcome import new_record
 from harness.suite.variant import Variant
-from harness.registry import METHODS
-from harness.records.schema import Cost, Record, Score
-from harness.records.predictions import write_predictions
-from harness.records.store import write_record, write_text_atomic
 from harness.train.loop import train
 from harness.train.trainset import stage_check, stage_labels, stage_sources
 

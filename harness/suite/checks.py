@@ -14,12 +14,10 @@ from typing import Any
 from harness import models
 from harness.data import sources
 from harness.data.builtin import default_template
-from harness.data.splits import resolve_split
 from harness.data.templates import parse_template, template_fields
-from harness.errors import HarnessError, Problem
+from harness.errors import HarnessError, Problem, short_repr
 from harness.models.family import FAMILIES, eval_kinds
 from harness.registry import EVAL_KINDS, METHODS, METRICS, MODELS, TASKS, load_target
-from harness.errors import short_repr
 from harness.suite.schema import TRAIN_FIELDS, EvalSpec, Suite, TrainOverride
 
 

@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # safe as a folder and file name
 
 

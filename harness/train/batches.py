@@ -8,13 +8,14 @@ batches, and shuffle the batches, so padding stays small while the order stays r
 """
 
 from __future__ import annotations
-from harness.errors import HarnessError
 
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
+
+from harness.errors import HarnessError
 
 IGNORE = -100  # torch.nn.CrossEntropyLoss's default ignore_index
 MEGA_BATCH = 50  # batches per sorted mega-batch, as in transformers' LengthGroupedSampler

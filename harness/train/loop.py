@@ -20,11 +20,11 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from harness.errors import HarnessError
-from harness.train.batches import Source, batches, collate
 from harness.methods.base import Applied, ParamGroup
 from harness.models.precision import bf16_supported
 from harness.registry import METRICS
 from harness.suite.schema import TrainSpec
+from harness.train.batches import Source, batches, collate
 
 log = logging.getLogger(__name__)
 

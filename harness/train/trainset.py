@@ -14,12 +14,12 @@ from pathlib import Path
 
 import torch
 
-from harness.train.batches import IGNORE, Source, collate, encode, encode_class, encode_seq2seq
 from harness.data import sources as data_sources
 from harness.data.builtin import default_template
 from harness.data.templates import Template, render
 from harness.errors import HarnessError
 from harness.suite.schema import TemplateSpec, TrainSpec
+from harness.train.batches import IGNORE, Source, collate, encode, encode_class, encode_seq2seq
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.data.builtin import ARITHMETIC, task, arithmetic
+from harness.data.builtin import ARITHMETIC, arithmetic, task
 from harness.errors import HarnessError
 from harness.evaluate.multiple_choice import evaluate
 from harness.models.tiny import tiny_random_llama

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from harness.data.builtin import task, DATA2TEXT, data2text
+from harness.data.builtin import DATA2TEXT, data2text, task
 from harness.data.templates import render, template_fields
 from harness.errors import HarnessError
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from harness.analysis.rescore import _bind
 from harness.errors import HarnessError
 from harness.metrics.choice import acc, acc_norm, score_choices
 from harness.registry import METRICS
-from harness.analysis.rescore import _bind
 
 # Three questions. Q1: B most likely either way (gold B). Q2: C has the highest total but
 # is long; per character A wins (gold A). Q3: a tie between A and D goes to A (gold D).

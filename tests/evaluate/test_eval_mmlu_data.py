@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED_DATA
+
 from harness.data import mmlu, questions, sources
 from harness.errors import HarnessError
 

@@ -19,8 +19,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED_DATA
+
 from harness.evaluate.scoring import evaluate
 from harness.suite.schema import EvalSpec
 

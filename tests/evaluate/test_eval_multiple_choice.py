@@ -148,6 +148,7 @@ def test_suite_runs_end_to_end_and_harness_score_reproduces_it(folder, write_sui
 @pytest.mark.slow
 def test_real_model_choice_scores_do_not_depend_on_batch_size():
     from conftest import SHARED_DATA
+
     from harness.models.smollm2 import load
 
     if not (SHARED_DATA / "mmlu").is_dir():

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import SuiteError
-from harness.suite.plan import plan
 from harness.suite.loading import load_suite
+from harness.suite.plan import plan
 
 SUITE = """\
 name: mc

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import yaml
+from conftest import ROOT
 
 from harness.gate import baseline
-from harness.suite.plan import plan
 from harness.suite.loading import load_suite
-
-from conftest import ROOT
+from harness.suite.plan import plan
 
 
 def test_committed_smoke_baseline_matches_the_smoke_suite():

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.records.schema import Record
-
 from harness.records.store import write_jsonl_atomic, write_record
 
 ENV = {"python": "3.11.7", "harness": "0.1.0", "torch": "2.13.0+cpu", "git_commit": "abc123", "device": "cpu: test"}

@@ -8,11 +8,10 @@ import json
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from recordsets import record, score, write
 
 from harness.cli import main
 from harness.report import build_table, render
-
-from recordsets import record, score, write
 
 EVALS = [{"name": "d2t", "metrics": ["rouge1", "bleu"]}, {"name": "reviews", "metrics": ["accuracy"], "retention": True}]
 

@@ -8,11 +8,11 @@ import html
 import json
 import re
 
+from recordsets import record, score, write
+
+from harness.records.store import write_suite_copy
 from harness.report import build_table, render
 from harness.report.html import script_json
-from harness.records.store import write_suite_copy
-
-from recordsets import record, score, write
 
 PAYLOADS = ['<script>window.__xss = 1</script>', '</textarea><img src=x onerror="window.__xss = 2">',
             '</script><script>window.__xss = 3</script>', '"><svg onload="window.__xss = 4">']

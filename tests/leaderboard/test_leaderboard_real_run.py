@@ -8,13 +8,12 @@ import shutil
 import textwrap
 
 import pytest
+from browser import CSS, assert_only_the_page_was_fetched, console_errors, drain, screenshot, start_browser
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.report import build_table
 from harness.records.store import read_record, write_record
-
-from browser import CSS, assert_only_the_page_was_fetched, console_errors, drain, screenshot, start_browser
+from harness.report import build_table
 
 SUITE = """\
 name: board

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from recordsets import record, score, write
 
 from harness.errors import HarnessError
 from harness.report import numbers, render
 from harness.report.charts import chart_data, pareto_front, thin
 from harness.report.table import build_table
-
-from recordsets import record, score, write
 
 
 def _best(p_value: float, best: str = "full") -> dict:

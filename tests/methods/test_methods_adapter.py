@@ -7,6 +7,7 @@ import pickle
 
 import pytest
 import torch
+from conftest import fit
 
 from harness.errors import HarnessError
 from harness.evaluate.generation import generate
@@ -14,8 +15,6 @@ from harness.methods.base import ApplyContext, count_parameters
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
 from harness.suite.schema import TrainSpec
-
-from conftest import fit
 
 PAIRS = [("name[Alpha] | food[Thai]\n", "Alpha serves Thai food."), ("name[Beta] | area[riverside]\n", "Beta is by the river.")] * 4
 TEXTS = ["name[Alpha] | food[Thai]\n", "a\n", "name[Beta] | area[riverside] | priceRange[cheap]\n"]

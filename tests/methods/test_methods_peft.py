@@ -8,14 +8,13 @@ import math
 
 import pytest
 import torch
+from conftest import fit
 
 from harness.evaluate.generation import generate, soft_prompt_inputs
 from harness.methods.base import ApplyContext, count_parameters
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
 from harness.suite.schema import TrainSpec
-
-from conftest import fit
 
 PAIRS = [("name[Alpha] | food[Thai]\n", "Alpha serves Thai food."), ("name[Beta] | area[riverside]\n", "Beta is by the river.")] * 4
 PROMPTS = ["name[Alpha] | food[Thai]\n", "a\n", "name[Beta] | area[riverside] | priceRange[cheap]\n"]
@@ -36,9 +35,16 @@ EXPECTED_TRAINABLE = {
     # 20 tokens x 2 blocks x (key + value) x k/v width 32
     "prefix_tuning": 20 * 2 * 2 * 32,
     "qlora": 2 * 8 * 1024,
+    # peft's VeRA targets q and v of a Llama; per layer a scale per output feature (lambda_b)
+    # and one per rank of the shared random matrices (lambda_d, r 256): (64 + 256) + (32 + 256)
+    "vera": 2 * ((64 + 256) + (32 + 256)),
+    # LoKr: W = kron(w1, w2), each dimension split into its two factors nearest its square root
+    # (64 = 8 x 8, 32 = 4 x 8, 128 = 8 x 16); at r 8 both factors are full. Per block:
+    # q, o 64 + 64; k, v 32 + 64; gate, up, down 64 + 128
+    "lokr": 2 * (2 * 128 + 2 * 96 + 3 * 192),
 }
 PEFT_TYPES = {"lora": "LORA", "dora": "LORA", "ia3": "IA3", "prompt_tuning": "PROMPT_TUNING",
-              "p_tuning": "P_TUNING", "prefix_tuning": "PREFIX_TUNING", "qlora": "LORA"}
+              "p_tuning": "P_TUNING", "prefix_tuning": "PREFIX_TUNING", "qlora": "LORA", "vera": "VERA", "lokr": "LOKR"}
 PROMPT_LEARNING = {"prompt_tuning", "p_tuning", "prefix_tuning"}
 
 

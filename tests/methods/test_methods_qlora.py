@@ -7,15 +7,14 @@ from __future__ import annotations
 import bitsandbytes as bnb
 import pytest
 import torch
+from conftest import fit
 
 from harness import models
 from harness.methods.base import ApplyContext, count_parameters
+from harness.models.precision import bf16_supported
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
 from harness.suite.schema import TrainSpec
-from harness.models.precision import bf16_supported
-
-from conftest import fit
 
 PAIRS = [("name[Alpha] | food[Thai]\n", "Alpha serves Thai food."), ("name[Beta] | area[riverside]\n", "Beta is by the river.")] * 4
 TEXTS = ["name[Alpha] | food[Thai]\n", "a\n", "name[Beta] | area[riverside] | priceRange[cheap]\n"]

@@ -9,11 +9,10 @@ import json
 
 import pytest
 import sacrebleu
+from conftest import SHARED_DATA
 from rouge_score import rouge_scorer
 
 from harness.registry import METRICS
-
-from conftest import SHARED_DATA
 
 SCITLDR = SHARED_DATA / "scitldr" / "test.jsonl"
 NTREX = SHARED_DATA / "ntrex"

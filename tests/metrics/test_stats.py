@@ -7,8 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy import stats as sps
 from sacrebleu.metrics import BLEU
+from scipy import stats as sps
 
 from harness.metrics.stats import MetricResult, corpus_ci, mean_ci, resample_counts
 

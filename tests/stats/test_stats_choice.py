@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from harness.metrics.stats import MetricResult, mean_ci
-from harness.registry import METRICS, Entry
 from harness.analysis.rescore import rescore
+from harness.metrics.stats import MetricResult, mean_ci
 from harness.records.schema import Record, Score
 from harness.records.store import read_record, write_jsonl_atomic, write_record
+from harness.registry import METRICS, Entry
 
 CALLS: list[dict] = []
 

@@ -12,12 +12,11 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import TINY_SUITE
 from rouge_score import rouge_scorer
 
 from harness.cli import main
 from harness.records.schema import COMPARISON_KEYS
-
-from conftest import TINY_SUITE
 
 # TINY_SUITE's pattern: one method, two seeds, a rate high enough that the seeds differ,
 # a generation eval and a classification eval checked for forgetting.
