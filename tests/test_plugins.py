@@ -183,5 +183,8 @@ def test_rescoring_known_predictions_with_the_plugin_metric(suite_run, tmp_path)
     assert score.value == pytest.approx(sum(per_example) / len(per_example), abs=1e-12)
     assert score.ci_low < score.value < score.ci_high
     assert [r["scores"]["word_recall"] for r in read_rows(path)] == pytest.approx(per_example, abs=1e-12)
+    base = next(r for p in (results / "plugins").glob("*/record.json") if (r := read_record(p)).method == "baseline")
     vs = score.model_extra["vs_baseline"]
-    assert vs["test"] == "paired_bootstrap" and vs["delta"] == pytest.approx(score.value, abs=1e-12)
+    assert vs["test"] == "paired_bootstrap"
+    assert vs["delta"] == pytest.approx(score.value - base.metrics["d2t"]["word_recall"].value, abs=1e-12)
+    assert vs["delta"] > 0

@@ -29,9 +29,8 @@ def training_values(stages, base_dir: Path) -> set[str]:
     """Every long-enough field value of every row the stages train on."""
     seen: set[str] = set()
     for st in stages:
-        reads = [(st.data, st.split, st.limit)] if st.data else [(m.data, m.split, m.limit or st.limit) for m in st.mixture or []]
-        for ref, split, limit in reads:
-            for row in sources.load_split(ref, split, base_dir, limit=limit):
+        for d in st.datasets():
+            for row in sources.load_split(d.data, d.split, base_dir, limit=d.limit):
                 seen |= _values(row)
     return seen
 

@@ -158,10 +158,8 @@ def _apply(model, params: AdapterParams, ctx) -> Applied:
 
 ADAPTER = Method(
     name="adapter",
-    help="bottleneck adapters (Houlsby/Pfeiffer) after the attention and/or MLP of each block, base frozen",
     params_model=AdapterParams,
     apply=_apply,
     # Adapters start as the identity like LoRA and have a similar share of weights; Houlsby
     # et al. searched 3e-5 to 3e-3, and short runs want the upper half of that range.
-    train_defaults={"learning_rate": 5.0e-4},
-)
+    train_defaults={"learning_rate": 5.0e-4})

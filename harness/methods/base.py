@@ -55,8 +55,7 @@ class Applied:
 
 @dataclass(frozen=True)
 class Method:
-    name: str
-    help: str
+    name: str  # its help is its registration's (harness/catalog.py), written once
     params_model: type[BaseModel]
     # (model, params, ctx) -> Applied, with only the weights to train requiring grad.
     apply: Callable[["torch.nn.Module", BaseModel, ApplyContext], Applied]

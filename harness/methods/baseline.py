@@ -16,4 +16,4 @@ def _apply(model, params, ctx):
     return Applied(model)
 
 
-BASELINE = Method(name="baseline", help="the model as loaded", params_model=BaselineParams, apply=_apply, trains=False)
+BASELINE = Method(name="baseline", params_model=BaselineParams, apply=_apply, trains=False)

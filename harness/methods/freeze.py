@@ -65,9 +65,7 @@ def _apply(model, params: FreezeParams, ctx):
 
 FREEZE = Method(
     name="freeze",
-    help="partial fine-tuning: the top N blocks (and head) or parameters matching patterns train, the rest frozen",
     params_model=FreezeParams,
     apply=_apply,
     # Fewer weights move than in full fine-tuning, so a somewhat higher rate is safe.
-    train_defaults={"learning_rate": 5.0e-5},
-)
+    train_defaults={"learning_rate": 5.0e-5})

@@ -22,9 +22,7 @@ def apply_full(model, params: LayerwiseOptions, ctx):
 
 FULL = Method(
     name="full",
-    help="every weight trains",
     params_model=FullParams,
     apply=apply_full,
     # Full fine-tuning moves every weight: a rate ten times below LoRA's keeps it stable.
-    train_defaults={"learning_rate": 2.0e-5},
-)
+    train_defaults={"learning_rate": 2.0e-5})

@@ -70,9 +70,7 @@ def _apply(model, params: ProbeParams, ctx):
 
 LINEAR_PROBE = Method(
     name="linear_probe",
-    help="frozen base, a linear head on pooled hidden states (classification: train.label)",
     params_model=ProbeParams,
     apply=_apply,
     # Only a fresh linear layer trains: a large rate is safe and converges in few steps.
-    train_defaults={"learning_rate": 1.0e-2, "schedule": "constant"},
-)
+    train_defaults={"learning_rate": 1.0e-2, "schedule": "constant"})

@@ -25,11 +25,8 @@ class LoraParams(PeftParams):
 # Hu et al. (2021) trained GPT-2 on E2E at 2e-4 with AdamW; peft's examples use 1e-4 to 3e-4.
 LORA_RATE = {"learning_rate": 2.0e-4}
 
-LORA = peft_method("lora", "low-rank adapters (peft LoraConfig), base frozen", "LoraConfig", LoraParams, LORA_RATE)
+LORA = peft_method("lora", "LoraConfig", LoraParams, LORA_RATE)
 
 # Liu et al. (2024) train DoRA with LoRA's hyperparameters: the magnitude vector starts at
 # the base weights' column norms, so the model starts as the base, as with LoRA.
-DORA = peft_method(
-    "dora", "DoRA (peft LoraConfig use_dora): LoRA on the direction plus a trained magnitude per column, base frozen",
-    "LoraConfig", LoraParams, LORA_RATE, fixed={"use_dora": True},
-)
+DORA = peft_method("dora", "LoraConfig", LoraParams, LORA_RATE, fixed={"use_dora": True})

@@ -30,7 +30,5 @@ class LokrParams(PeftParams):
     target_modules: str | list[str] | None = "all-linear"
 
 
-VERA = peft_method("vera", "VeRA (peft VeraConfig): shared frozen random low-rank matrices, trained scaling vectors per layer",
-                   "VeraConfig", VeraParams, {"learning_rate": 4.0e-3})
-LOKR = peft_method("lokr", "LoKr (peft LoKrConfig): Kronecker-product low-rank updates on the linear layers, base frozen",
-                   "LoKrConfig", LokrParams, {"learning_rate": 2.0e-4})
+VERA = peft_method("vera", "VeraConfig", VeraParams, {"learning_rate": 4.0e-3})
+LOKR = peft_method("lokr", "LoKrConfig", LokrParams, {"learning_rate": 2.0e-4})

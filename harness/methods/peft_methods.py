@@ -57,7 +57,7 @@ def config_kwargs(params: BaseModel, fixed: dict[str, Any], own_fields: tuple[st
     return {**kwargs, **fixed, "task_type": PEFT_TASK_TYPES[family]}
 
 
-def peft_method(name: str, help: str, config: str, params_model: type[BaseModel], train_defaults: dict[str, Any], *,
+def peft_method(name: str, config: str, params_model: type[BaseModel], train_defaults: dict[str, Any], *,
                 fixed: dict[str, Any] | None = None, own_fields: tuple[str, ...] = (), prepare: Prepare | None = None,
                 load_kwargs: Callable[[BaseModel], dict[str, Any]] | None = None) -> Method:
     """A Method that wraps the model with peft's `config` class (a name in the peft package).
@@ -104,7 +104,7 @@ def peft_method(name: str, help: str, config: str, params_model: type[BaseModel]
             evidence["num_virtual_tokens"] = peft_config.num_virtual_tokens
         return Applied(wrapped, info={**evidence, **info})
 
-    return Method(name=name, help=help, params_model=params_model, apply=apply, train_defaults=train_defaults,
+    return Method(name=name, params_model=params_model, apply=apply, train_defaults=train_defaults,
                   extra_check=check, load_kwargs=load_kwargs)
 
 
@@ -123,13 +123,10 @@ class IA3Params(PeftParams):
         return self
 
 
-IA3 = peft_method(
-    "ia3", "IA3 (peft): learned scaling of keys, values and feed-forward activations, base frozen",
-    "IA3Config", IA3Params,
+IA3 = peft_method("ia3", "IA3Config", IA3Params,
     # T-Few (Liu et al. 2022), which introduced IA3, trains at 3e-3: the vectors start at one
     # and are a few thousand values, so they need a rate ten times LoRA's to move in few steps.
-    train_defaults={"learning_rate": 3.0e-3},
-)
+    train_defaults={"learning_rate": 3.0e-3})
 
 
 class PromptLearningParams(PeftParams):
@@ -163,10 +160,7 @@ class PromptTuningParams(PromptLearningParams):
         return self
 
 
-PROMPT_TUNING = peft_method(
-    "prompt_tuning", "prompt tuning (peft): learned soft-prompt embeddings before the input, base frozen",
-    "PromptTuningConfig", PromptTuningParams, train_defaults=PROMPT_RATE,
-)
+PROMPT_TUNING = peft_method("prompt_tuning", "PromptTuningConfig", PromptTuningParams, train_defaults=PROMPT_RATE)
 
 
 class PTuningParams(PromptLearningParams):
@@ -175,10 +169,7 @@ class PTuningParams(PromptLearningParams):
     encoder_reparameterization_type: Literal["MLP", "LSTM"] = "MLP"
 
 
-P_TUNING = peft_method(
-    "p_tuning", "P-tuning (peft): virtual tokens produced by a trained prompt encoder (MLP or LSTM), base frozen",
-    "PromptEncoderConfig", PTuningParams, train_defaults=PROMPT_RATE,
-)
+P_TUNING = peft_method("p_tuning", "PromptEncoderConfig", PTuningParams, train_defaults=PROMPT_RATE)
 
 
 class PrefixTuningParams(PromptLearningParams):
@@ -194,7 +185,4 @@ class PrefixTuningParams(PromptLearningParams):
         return self
 
 
-PREFIX_TUNING = peft_method(
-    "prefix_tuning", "prefix tuning (peft): learned keys and values prepended at every layer, base frozen",
-    "PrefixTuningConfig", PrefixTuningParams, train_defaults=PROMPT_RATE,
-)
+PREFIX_TUNING = peft_method("prefix_tuning", "PrefixTuningConfig", PrefixTuningParams, train_defaults=PROMPT_RATE)

@@ -135,9 +135,6 @@ def _prepare(model, params: QloraParams):
     }
 
 
-QLORA = peft_method(
-    "qlora", "QLoRA: LoRA (peft) on a base quantized to 4-bit NF4 with bitsandbytes, base frozen",
-    "LoraConfig", QloraParams,
+QLORA = peft_method("qlora", "LoraConfig", QloraParams,
     # The paper keeps LoRA's rates (1e-4 to 2e-4); only the base's storage changes.
-    LORA_RATE, own_fields=OWN_FIELDS, prepare=_prepare, load_kwargs=load_kwargs,
-)
+    LORA_RATE, own_fields=OWN_FIELDS, prepare=_prepare, load_kwargs=load_kwargs)

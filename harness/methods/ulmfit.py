@@ -19,9 +19,7 @@ class UlmfitParams(LayerwiseOptions):
 
 ULMFIT = Method(
     name="ulmfit",
-    help="full fine-tuning with discriminative rates, slanted triangular schedule and gradual unfreezing",
     params_model=UlmfitParams,
     apply=apply_full,  # full fine-tuning with these options on
     # The peak rate of the top group; lower groups get it divided by 2.6 per group.
-    train_defaults={"learning_rate": 1.0e-4},
-)
+    train_defaults={"learning_rate": 1.0e-4})

@@ -105,7 +105,7 @@ def template_of(value: TemplateSpec | str | None, data_ref: str | None) -> Templ
 
 def data_reads(stage: TrainSpec) -> list[tuple[str, str]]:
     """Every (data, split) a training stage reads: its data or mixture, and its validation data."""
-    reads = [(stage.data, stage.split)] if stage.data else [(m.data, m.split) for m in stage.mixture or []]
+    reads = [(d.data, d.split) for d in stage.datasets()]
     if stage.validation is not None:
         reads.append((stage.validation.data or stage.data, stage.validation.split))
     return [(d, s) for d, s in reads if d]

@@ -95,6 +95,16 @@ class TrainSpec(_Strict):
     select_best: str | None = None  # "loss" or a validation metric: end with the best check's weights
     save: bool = False  # save the trained weights (adapters only, for adapter methods) beside the record
 
+    def datasets(self) -> list[MixtureItem]:
+        """What this stage trains on, each dataset as a mixture item (plain data is a mixture
+        of one, weight 1) with the stage's limit filled in: the one walk over a stage's data
+        that training, class labels, contamination counts and fingerprints all take."""
+        if self.mixture is not None:
+            return [m.model_copy(update={"limit": m.limit or self.limit}) for m in self.mixture]
+        if self.data is None:
+            return []
+        return [MixtureItem(data=self.data, split=self.split, template=self.template, columns=self.columns, limit=self.limit)]
+
     @model_validator(mode="after")
     def _consistent(self):
         if self.data is not None and self.mixture is not None:

@@ -47,10 +47,8 @@ def stage_labels(cfg: TrainSpec, base_dir: Path) -> tuple[str, ...] | None:
         return None
     if cfg.labels:
         return tuple(cfg.labels)
-    refs = [(cfg.data, cfg.split, cfg.limit, cfg.columns)] if cfg.mixture is None else \
-        [(m.data, m.split, m.limit, m.columns) for m in cfg.mixture]
-    found = {str(row.get(cfg.label)) for ref, split, limit, mapping in refs
-             for row in data_sources.map_columns(data_sources.load_split(ref, split, base_dir, limit), mapping, ref)}
+    found = {str(row.get(cfg.label)) for d in cfg.datasets()
+             for row in data_sources.map_columns(data_sources.load_split(d.data, d.split, base_dir, d.limit), d.columns, d.data)}
     return tuple(sorted(found))
 
 
@@ -80,14 +78,10 @@ def encode_pairs(tokenizer, pairs: list[tuple[str, str]], cfg: TrainSpec, name: 
 def stage_sources(cfg: TrainSpec, tokenizer, base_dir: Path, labels: tuple[str, ...] | None = None,
                   family: str = "causal") -> list[Source]:
     """One Source for plain data, one per dataset for a mixture (limit applies to each)."""
-    if cfg.mixture is None:
-        items = [(cfg.data, cfg.split, cfg.template, 1.0, cfg.limit, cfg.columns)]
-    else:
-        items = [(m.data, m.split, m.template, m.weight, m.limit or cfg.limit, m.columns) for m in cfg.mixture]
     out = []
-    for ref, split, template, weight, limit, mapping in items:
-        pairs = render_pairs(ref, split, template, base_dir, limit, cfg.label, mapping)
-        out.append(Source(f"{ref} ({split})", encode_pairs(tokenizer, pairs, cfg, ref, labels, family), weight))
+    for d in cfg.datasets():
+        pairs = render_pairs(d.data, d.split, d.template, base_dir, d.limit, cfg.label, d.columns)
+        out.append(Source(f"{d.data} ({d.split})", encode_pairs(tokenizer, pairs, cfg, d.data, labels, family), d.weight))
     return out
 
 

@@ -3,9 +3,9 @@
 Each check starts the real CLI in a fresh Python process whose import system refuses
 torch, transformers, peft and datasets (a meta-path finder installed before harness is
 imported), on records written by hand: `report`, `score`, `baseline` and `check` must
-work from records alone, as on a CI runner that has only the results. `validate` of a
-suite whose methods need no library config (full, freeze) must not need torch,
-transformers or peft either.
+work from records alone, as on a CI runner that has only the results. `validate` needs none
+of them either for split strings and for methods whose params are typed fields (it imports
+peft only to check keys passed through to a peft config).
 """
 
 from __future__ import annotations
@@ -101,12 +101,16 @@ def test_report_score_baseline_and_check_run_without_the_heavy_libraries(results
     assert "PASSED" in done.stdout
 
 
-def test_validate_needs_no_torch_for_methods_without_a_library(tmp_path):
+def test_validate_needs_no_heavy_library_for_split_strings_and_typed_params(tmp_path):
     (tmp_path / "train.jsonl").write_text("".join(json.dumps({"input": f"q{i}", "output": f"a{i}"}) + "\n" for i in range(20)))
     suite = tmp_path / "s.yaml"
     suite.write_text("name: s\nmodel: tiny-random-llama\ntrain: {data: train.jsonl, split: 'train[:80%]'}\n"
-                     "methods: [{method: full}, {method: freeze, params: {top_blocks: 1}}]\n"
+                     "methods: [{method: full}, {method: freeze, params: {top_blocks: 1}}, {method: lora, params: {r: 4}}]\n"
                      "evals: [{name: e, data: train.jsonl, split: 'train[80%:]', metrics: [rouge1]}]\n")
-    done = run_cli(["validate", str(suite)], tmp_path, blocked=("torch", "transformers", "peft"))
+    done = run_cli(["validate", str(suite)], tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "ok" in done.stdout and "3 variants" in done.stdout
+    assert "ok" in done.stdout and "4 variants" in done.stdout
+    # a problem is still found and named without them
+    suite.write_text(suite.read_text().replace("train[80%:]", "train[80%:](nearest)"))
+    done = run_cli(["validate", str(suite)], tmp_path)
+    assert done.returncode == 2 and "evals[0]" in done.stderr and "rounding must be" in done.stderr, done.stderr

@@ -30,7 +30,6 @@ def _apply(model, params: BiasOnlyParams, ctx):
 
 BIAS_ONLY = Method(
     name="bias_only",
-    help="only biases and norm weights train",
     params_model=BiasOnlyParams,
     apply=_apply,
     train_defaults={"learning_rate": 1e-3},
