@@ -7,6 +7,7 @@ exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,7 @@ def short_repr(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def explain(error: dict[str, Any], known_keys: list[str]) -> str:
+def explain(error: Mapping[str, Any], known_keys: list[str]) -> str:
     """A pydantic error in a suite author's words; an unknown key gets a did-you-mean from known_keys."""
     kind, given = error["type"], error.get("input")
     if kind == "extra_forbidden":

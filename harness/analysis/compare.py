@@ -88,7 +88,7 @@ def compare_suite(suite_dir: Path) -> Summary:
     for v in variants:
         _write(v, summary)
     summary.variants = len(variants)
-    summary.with_baseline = sum(any("vs_baseline" in s.model_extra for e in v.record.metrics.values() for s in e.values())
+    summary.with_baseline = sum(any("vs_baseline" in (s.model_extra or {}) for e in v.record.metrics.values() for s in e.values())
                                 for v in variants)
     return summary
 
@@ -161,11 +161,11 @@ def _pair(ref: _Variant, v: _Variant, ev: str, metric: str, summary: Summary) ->
         summary.notes.append(f"{what}: {metric} is not registered with a pairing (binary, mean or corpus); not compared")
         return None
     if pairing(metric) == "corpus":
-        boots = [_corpus(x, rows, ev, metric, keys) for x, rows in ((ref, a), (v, b))]
-        if None in boots:
+        boot_ref, boot_v = [_corpus(x, rows, ev, metric, keys) for x, rows in ((ref, a), (v, b))]
+        if boot_ref is None or boot_v is None:
             summary.notes.append(f"{what}: a row's prediction or references are missing or malformed; not compared")
             return None
-        return paired_corpus_test(boots[0], boots[1], len(keys))
+        return paired_corpus_test(boot_ref, boot_v, len(keys))
     try:
         xa = [float(a[k]["scores"][metric]) for k in keys]
         xb = [float(b[k]["scores"][metric]) for k in keys]

@@ -2,7 +2,7 @@
 
 Owns recomputing the scores of ok records from RESULTS/<suite>/<variant_id>/predictions/
 <eval>.jsonl: each metric's value, interval and extras go back into record.json, its
-per-example scores into the rows' "scores", and then harness/compare.py reruns the paired
+per-example scores into the rows' "scores", and then harness/analysis/compare.py reruns the paired
 comparisons of the suite. Metrics are called exactly as harness/evaluate/scoring.py calls
 them (same functions, default seed and confidence), so re-scoring unchanged predictions
 reproduces the stored numbers bit for bit; a fix to a metric reaches old runs this way.
@@ -57,7 +57,8 @@ def rescore(results: Path, metrics: list[str] | None = None) -> list[SuiteRescor
 
 
 def _eval_kinds(record: Record) -> dict[str, str]:
-    kinds = {e.get("name"): e.get("kind", "generation") for e in record.spec.get("evals", []) if isinstance(e, dict)}
+    kinds = {e["name"]: e.get("kind", "generation") for e in record.spec.get("evals", [])
+             if isinstance(e, dict) and isinstance(e.get("name"), str)}
     return {ev: kinds.get(ev, "generation") for ev in [*record.metrics, *(k for k in kinds if k not in record.metrics)]}
 
 
@@ -117,7 +118,8 @@ def _rescore_record(directory: Path, record: Record, metrics: list[str] | None, 
             if result is None:
                 continue
             old = stored.get(metric)
-            kept = {k: v for k, v in (old.model_extra if old is not None else {}).items() if k not in COMPARISON_KEYS}
+            extra = old.model_extra if old is not None else None
+            kept = {k: v for k, v in (extra or {}).items() if k not in COMPARISON_KEYS}
             record.metrics.setdefault(ev, {})[metric] = Score.model_validate({**kept, **result.to_record()})
             out.recomputed += 1
             out.added += old is None
@@ -135,13 +137,14 @@ def _score(how: str, metric: str, rows: list[dict], where: str, out: SuiteRescor
         out.notes.append(f"{where}: metric {metric!r} is not registered (yet); its score is left as it is")
         return None
     fn = METRICS.load(metric)
+    kwargs: dict[str, Any] | None = None  # how == "columns": the metric's arguments, from the rows' columns
     if how == "columns":
         kwargs = _bind(fn, rows)
         if kwargs is None:
             out.notes.append(f"{where}: {metric} needs columns these rows lack; its score is left as it is")
             return None
     try:
-        if how == "columns":
+        if kwargs is not None:  # how == "columns"
             return fn(**kwargs)
         return fn(*_inputs(how, rows, where))
     except HarnessError as err:

@@ -151,7 +151,7 @@ def check(baseline: dict[str, Any], current: dict[str, Any], tolerances: dict[st
             for metric, old_metric in sorted(old_eval.get("metrics", {}).items()):
                 verdicts.append(_compare(old, new, ev, metric, old_eval, old_metric, tolerances))
     tested = [v for v in verdicts if v.p_value is not None]
-    for v, adjusted in zip(tested, holm([v.p_value for v in tested])):
+    for v, adjusted in zip(tested, holm([v.p_value for v in tested if v.p_value is not None])):
         v.p_holm = adjusted
     z = norm.ppf(1 - alpha / (2 * max(1, len(tested)))) + norm.ppf(POWER)
     for v in verdicts:
@@ -218,8 +218,10 @@ def _paired(metric: str, old: dict, new: dict) -> dict[str, Any] | None:
         return None
     if kind == "corpus":
         # Both sides' statistics from the current metric code, resampled at the same indices.
-        a, b = (corpus_resamples(*corpus_statistics(metric, side["predictions"], side["references"])) for side in (old, new))
-        return paired_corpus_test(a, b, len(old["predictions"]))
+        a, b = (corpus_statistics(metric, side["predictions"], side["references"]) for side in (old, new))
+        if a is None or b is None:  # registered as corpus but without its statistics: nothing to pair
+            return None
+        return paired_corpus_test(corpus_resamples(*a), corpus_resamples(*b), len(old["predictions"]))
     return paired_test(old["scores"], new["scores"], binary=kind == "binary")
 
 

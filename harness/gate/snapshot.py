@@ -65,7 +65,8 @@ def _variant(directory: Path, record: Record, notes: list[str]) -> dict[str, Any
 def _eval(directory: Path, record: Record, ev: str, scores: dict, spec: dict, notes: list[str]) -> dict[str, Any]:
     data = f"{spec.get('data')}|{spec.get('split')}"
     rows = _rows(directory, ev, notes)
-    ids = list(keyed(rows)) if rows is not None else None
+    by_id = keyed(rows) if rows is not None else None  # _rows keeps only rows with distinct ids
+    ids = list(by_id) if by_id is not None else None
     metrics = {}
     for metric, score in sorted(scores.items()):
         extra = score.model_extra or {}

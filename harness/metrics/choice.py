@@ -11,7 +11,7 @@ length is 1, so acc_norm equals acc; it differs for choices of unequal length.
 The functions take what the prediction rows hold, so nothing needs the model again:
 `predictions` (the chosen letter), `references` ([gold letter]) and, as keyword arguments
 named after the rows' columns, `choice_logprobs`, `choice_lengths` and `subjects` (column
-"subject"). `harness score` (harness/rescore.py) binds parameters to columns by these names;
+"subject"). `harness score` (harness/analysis/rescore.py) binds parameters to columns by these names;
 `score_choices(rows)` does the same for callers holding rows. Ties go to the first choice,
 as numpy's argmax (and so lm-eval) decides them.
 

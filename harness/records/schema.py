@@ -17,7 +17,7 @@ SCHEMA_VERSION = 1
 class Score(BaseModel):
     """One metric on one eval. Anything more (a signature, p-values) rides along as extra.
 
-    harness/compare.py adds three extras (COMPARISON_KEYS), rewritten whole on every run:
+    harness/analysis/compare.py adds three extras (COMPARISON_KEYS), rewritten whole on every run:
     vs_baseline and vs_best = {"delta", "ci_low", "ci_high", "p_value", "test", "n"} (vs_best
     also names "best"; delta is this variant minus the other), and across_seeds = {"mean",
     "std", "n_seeds"} over the variants sharing this one's model and name.
@@ -66,14 +66,14 @@ class Record(BaseModel):
     precision: str | None = None  # what training ran in (auto resolves per machine)
     env: dict[str, Any] = {}  # python, torch, transformers, peft, harness, git commit, device
     spec: dict[str, Any] = {}  # the fully resolved variant
-    # Retention evals only (harness/compare.py): {eval: {metric: {"base", "tuned", "delta",
+    # Retention evals only (harness/analysis/compare.py): {eval: {metric: {"base", "tuned", "delta",
     # "ci_low", "ci_high", "p_value"}}}, the base being the baseline record's own score.
     forgetting: dict[str, dict[str, dict[str, float]]] = {}
     started_at: str | None = None
     finished_at: str | None = None
 
 
-# The Score extras that harness/compare.py owns: dropped and recomputed together, so a
+# The Score extras that harness/analysis/compare.py owns: dropped and recomputed together, so a
 # comparison from an older set of variants never survives next to a newer one.
 COMPARISON_KEYS = ("vs_baseline", "vs_best", "across_seeds")
 

@@ -1,9 +1,12 @@
 """The one store of results: records and their files, written atomically, read back, locked.
 
 Layout: RESULTS/<suite>/<variant_id>/record.json, with per-example predictions beside it
-in predictions/<eval>.jsonl. A record is written once, whole (temp file + rename), so a
-crash never leaves half a record; a lock file stops two runs computing one variant.
-This module imports no torch: leaderboards and CI gates read records anywhere.
+in predictions/<eval>.jsonl (harness/records/predictions.py). The worker writes a record
+once, whole (temp file + rename), so a crash never leaves half a record; after that only
+its comparison fields are rewritten (harness/analysis/compare.py) and its scores re-scored
+from the saved predictions (harness/analysis/rescore.py), each under the variant's lock, so
+two runs never write one variant. Imports no torch: leaderboards and CI gates read records
+anywhere.
 """
 
 from __future__ import annotations

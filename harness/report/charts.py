@@ -34,11 +34,12 @@ def pareto_front(points: list[tuple[str, float, float]], higher_is_better: bool 
 
 def thin(curve: list[tuple[int, float]], limit: int = CURVE_POINTS) -> list[tuple[int, float]]:
     """Every k-th point so at most `limit` remain, the last one always kept."""
-    if len(curve) <= limit:
-        return [tuple(p) for p in curve]
-    step = -(-len(curve) // limit)
-    kept = [tuple(p) for p in curve[::step]]
-    return kept if kept[-1] == tuple(curve[-1]) else kept[:-1] + [tuple(curve[-1])]
+    points = [(s, loss) for s, loss in curve]  # (step, loss) tuples, whatever pairs came in
+    if len(points) <= limit:
+        return points
+    step = -(-len(points) // limit)
+    kept = points[::step]
+    return kept if kept[-1] == points[-1] else kept[:-1] + [points[-1]]
 
 
 def _forgetting_measures(table: Table) -> list[dict[str, Any]]:

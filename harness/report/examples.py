@@ -73,7 +73,7 @@ def _disagreement(outputs: list[dict[str, Any]], metric: str | None) -> tuple[fl
 def example_view(table: Table, limit: int, notes: list[str]) -> list[dict[str, Any]]:
     """Per eval: the `limit` examples the variants disagree on most, with every variant's output."""
     shown_rows = [r for r in table.rows if any(run.status == "ok" for run in r.runs)]
-    evals = list(dict.fromkeys(c.eval for c in table.columns if c.kind == "metric"))
+    evals = list(dict.fromkeys(c.eval for c in table.columns if c.kind == "metric" and c.eval is not None))
     out = []
     for ev in evals:
         per_row = {r.key: rows for r in shown_rows if (rows := _rows_of(table, r, ev, notes)) is not None}
@@ -92,7 +92,8 @@ def example_view(table: Table, limit: int, notes: list[str]) -> list[dict[str, A
             outputs = [{"row": key, "name": names[key],
                         "prediction": _cut_end(_answer(rows[i], rows[i].get("prediction", "")), OUTPUT_CHARS),
                         "scores": _numbers(rows[i].get("scores"))} for key, rows in per_row.items()]
-            refs = first.get("references") if isinstance(first.get("references"), list) else []
+            given = first.get("references")
+            refs = given if isinstance(given, list) else []
             examples.append({
                 "id": i, "prompt": _cut_start(str(first.get("prompt", "")), PROMPT_CHARS),
                 "prompt_cut": len(str(first.get("prompt", ""))) > PROMPT_CHARS,

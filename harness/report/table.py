@@ -10,7 +10,7 @@ Every format (html, md, csv, json) renders this one Table, built from the record
   sample standard deviation across seeds (the runs keep their own intervals).
 * best: the best mean of the column within the model (direction from the metric's registry
   entry). tied: a metric cell whose runs all stand within ALPHA of the best run by their
-  stored paired test (`vs_best`, written by harness/compare.py), i.e. not significantly worse.
+  stored paired test (`vs_best`, written by harness/analysis/compare.py), i.e. not significantly worse.
   Cost and forgetting columns mark the best among tuned variants (the baseline trains nothing).
 * Of several records of one (model, name, seed) the newest is shown (older ones come from an
   earlier version of the suite) and the rest are counted in the notes.
@@ -23,7 +23,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 
@@ -32,6 +32,8 @@ from harness.records.newest import newest
 from harness.records.schema import Record
 from harness.records.store import SUITE_COPY, readable_records
 from harness.registry import METRICS
+
+T = TypeVar("T")
 
 ALPHA = 0.05  # significance level for "tied with the best"
 
@@ -59,7 +61,7 @@ class Column:
 
 @dataclass
 class Cell:
-    value: float | None
+    value: float
     ci_low: float | None = None
     ci_high: float | None = None
     std: float | None = None  # across seeds, when the row has several
@@ -234,7 +236,7 @@ def _columns(records: list[Record], notes: list[str]) -> list[Column]:
                     f"forgetting:{ev}/{m}", "forgetting", "forgetting", f"{ev} {m} Δ",
                     f"retention check: change of {m} on {ev} from the base model (negative: forgotten), "
                     "with its paired 95% interval", True if higher is None else higher, "delta", ev, m))
-    unknown = sorted({c.metric for c in metric_cols if c.higher_is_better is None})
+    unknown = sorted({c.metric for c in metric_cols if c.higher_is_better is None and c.metric is not None})
     if unknown:
         notes.append(f"no direction known for {', '.join(unknown)}: nothing is marked best in those columns")
     cols = metric_cols + forgetting_cols
@@ -253,7 +255,7 @@ def _run_cells(record: Record, columns: list[Column]) -> tuple[dict[str, Cell], 
     vs_best: dict[str, dict[str, Any]] = {}
     for col in columns:
         if col.kind == "metric":
-            score = record.metrics.get(col.eval, {}).get(col.metric)
+            score = _entry(record.metrics, col)
             if score is None:
                 continue
             extra = score.model_extra or {}
@@ -264,7 +266,7 @@ def _run_cells(record: Record, columns: list[Column]) -> tuple[dict[str, Cell], 
                                   vs_baseline=extra.get("vs_baseline"),
                                   p_vs_best=best.get("p_value") if isinstance(best, dict) else None)
         elif col.kind == "forgetting":
-            f = record.forgetting.get(col.eval, {}).get(col.metric)
+            f = _entry(record.forgetting, col)
             if f is not None:
                 cells[col.key] = Cell(f["delta"], f.get("ci_low"), f.get("ci_high"), p_value=f.get("p_value"))
         elif col.kind == "drift":
@@ -282,6 +284,13 @@ def _run_cells(record: Record, columns: list[Column]) -> tuple[dict[str, Cell], 
     return cells, vs_best
 
 
+def _entry(by_eval: dict[str, dict[str, T]], col: Column) -> T | None:
+    """A metric or forgetting column's entry in a record's eval -> metric -> entry mapping."""
+    if col.eval is None or col.metric is None:
+        return None
+    return by_eval.get(col.eval, {}).get(col.metric)
+
+
 def _rows(records: list[Record], columns: list[Column]) -> list[Row]:
     grouped: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for record in records:
@@ -292,7 +301,7 @@ def _rows(records: list[Record], columns: list[Column]) -> list[Row]:
         for record in sorted(group, key=lambda r: r.seed):
             cells, vs_best = _run_cells(record, columns) if record.status == "ok" else ({}, {})
             runs.append(Run(record.variant_id, record.seed, record.status, record.error, cells,
-                            [tuple(p) for p in record.train_curve], record.contamination, record.started_at,
+                            [(step, loss) for step, loss in record.train_curve], record.contamination, record.started_at,
                             record.finished_at, vs_best, record.env))
         row = Row(f"{model}/{name}", name, model, group[0].method, group[0].params, runs)
         row.cells = {c.key: cell for c in columns if (cell := _fold([r.cells.get(c.key) for r in runs])) is not None}
@@ -335,7 +344,7 @@ def _mark(columns: list[Column], rows: list[Row]) -> None:
                 cell.tied = _tied(row, col.key, best_names)
 
 
-def _tied(row: Row, key: str, best_names: set[str]) -> bool:
+def _tied(row: Row, key: str, best_names: set[str | None]) -> bool:
     """Every scored run of the row is the best run itself, or not significantly worse than it."""
     scored = [run for run in row.runs if key in run.cells]
     for run in scored:

@@ -30,7 +30,7 @@ from harness.models.family import eval_kinds
 from harness.records.predictions import write_predictions
 from harness.records.schema import Cost, Record, Score
 from harness.records.store import write_record, write_text_atomic
-from harness.registry import METHODS
+from harness.registry import EVAL_KINDS, METHODS
 from harness.run.environment import describe, peak_memory, reset_peak_memory
 from harness.run.outcome import new_record
 from harness.suite.variant import Variant
@@ -109,7 +109,7 @@ def variant_labels(variant: Variant, base_dir: Path, family: str) -> tuple[str, 
         raise HarnessError(f"model {variant.model!r} is an encoder, trained as a classifier: training stage "
                            f"{unlabelled[0] + 1} needs train.label (the column holding the class)")
     if labels is None:
-        ev = next((e for e in variant.evals if e.kind == "classification"), None)
+        ev = next((e for e in variant.evals if e.label), None)  # a classification eval names its gold column
         if ev is not None:
             gold = {str(row.get(ev.label)) for row in load_split(ev.data, ev.split, base_dir, limit=ev.limit)}
             labels = tuple(ev.labels or sorted(gold))
@@ -131,7 +131,7 @@ def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: 
             scores, predictions = evaluate(model, tokenizer, ev, base_dir)
         record.metrics[ev.name] = {m: Score.model_validate({**s, "eval_dtype": variant.eval_dtype}) for m, s in scores.items()}
         write_predictions(directory, ev.name, predictions)
-        if seen and ev.kind != "lm_eval":
+        if seen and not EVAL_KINDS.meta(ev.kind, "own_metrics"):  # an lm-eval task's data is lm-eval's
             rows = load_split(ev.data, ev.split, base_dir, limit=ev.limit) if not ev.data.startswith("mmlu:") else []
             hits = contaminated(rows, seen)
             if hits:

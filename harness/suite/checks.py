@@ -25,8 +25,8 @@ def check_suite(raw: dict[str, Any], suite: Suite | None, base_dir: Path) -> tup
     """Problems and notes of a suite's YAML tree, its ${VAR}s already expanded."""
     c = _Checker(base_dir)
     c.models(raw.get("model"))
-    train = raw.get("train") if isinstance(raw.get("train"), dict) else {}
-    methods = raw.get("methods") if isinstance(raw.get("methods"), list) else []
+    train = _mapping(raw.get("train"))
+    methods = _sequence(raw.get("methods"))
     c.train_block("train", train, {})
     names: dict[str, int] = {}
     for i, entry in enumerate(methods):
@@ -39,6 +39,16 @@ def check_suite(raw: dict[str, Any], suite: Suite | None, base_dir: Path) -> tup
     if suite is not None:
         c.resolved_stages(suite)
     return c.problems, c.notes
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A YAML mapping as it is; anything else (a wrong type, or absent) as an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _sequence(value: Any) -> list[Any]:
+    """A YAML list as it is; anything else as an empty one."""
+    return value if isinstance(value, list) else []
 
 
 def _get(d: Any, *keys: str) -> Any:
@@ -91,13 +101,13 @@ class _Checker:
             self.problem(f"{path}.method", METHODS.unknown_message(name))
             return
         method = METHODS.load(name)
-        params = entry.get("params") if isinstance(entry.get("params"), dict) else {}
+        params = _mapping(entry.get("params"))
         for p in method.validate(params):
             self.problem(f"{path}.params.{p.path}" if p.path else f"{path}.params", p.message)
-        sweep = entry.get("sweep") if isinstance(entry.get("sweep"), dict) else {}
+        sweep = _mapping(entry.get("sweep"))
         for key, values in sweep.items():
             self.sweep(f"{path}.sweep.{key}", str(key), values, method, params)
-        over = entry.get("train") if isinstance(entry.get("train"), dict) else {}
+        over = _mapping(entry.get("train"))
         inherited = {**train, **over}
         self.train_block(f"{path}.train", over, train)
         for j, stage in enumerate(entry.get("stages") or []):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from harness.errors import HarnessError, Problem, SuiteError, explain
 from harness.suite.checks import check_suite
@@ -63,7 +63,7 @@ def pydantic_path(loc: tuple[Any, ...]) -> str:
 
 
 def _all_keys() -> list[str]:
-    models = [Suite, TrainSpec, MethodSpec, EvalSpec, TemplateSpec]
+    models: list[type[BaseModel]] = [Suite, TrainSpec, MethodSpec, EvalSpec, TemplateSpec]
     return sorted({name for m in models for name in m.model_fields})
 
 

@@ -105,7 +105,7 @@ def template_of(value: TemplateSpec | str | None, data_ref: str | None) -> Templ
 
 def data_reads(stage: TrainSpec) -> list[tuple[str, str]]:
     """Every (data, split) a training stage reads: its data or mixture, and its validation data."""
-    reads = [(d.data, d.split) for d in stage.datasets()]
+    reads: list[tuple[str | None, str]] = [(d.data, d.split) for d in stage.datasets()]
     if stage.validation is not None:
         reads.append((stage.validation.data or stage.data, stage.validation.split))
     return [(d, s) for d, s in reads if d]
@@ -124,7 +124,7 @@ def _variant(suite: Suite, base_dir: Path, model: str, method: str, name: str, p
         chat = ev.chat if ev.chat is not None else bool(suite_train and suite_train.chat)
         evals.append(ev.model_copy(update={"template": template_of(chosen, ev.data), "chat": chat}))
         fingerprints[f"{ev.data}|{ev.split}"] = sources.fingerprint(ev.data, ev.split, base_dir)
-    body = {
+    body: dict[str, Any] = {
         "suite": suite.name, "name": name, "model": model, "method": method, "params": params, "seed": seed,
         "stages": [st.model_dump(mode="json") for st in stages],
         "evals": [e.model_dump(mode="json") for e in evals],

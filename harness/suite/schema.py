@@ -11,7 +11,7 @@ variant.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -19,6 +19,7 @@ from pydantic.fields import FieldInfo
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # safe as a folder and file name
 
 
+# Defaults are written Field(default=...): a type checker reads a field's default from that keyword only.
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -49,8 +50,8 @@ class MixtureItem(_Strict):
     split: str = "train"
     template: Template | None = None  # default: the task's own template
     columns: dict[str, str] = {}  # new name -> existing column, e.g. {input: sentence}
-    weight: float = Field(1.0, gt=0)
-    limit: int | None = Field(None, gt=0)
+    weight: float = Field(default=1.0, gt=0)
+    limit: int | None = Field(default=None, gt=0)
 
 
 class ValidationSpec(_Strict):
@@ -59,9 +60,9 @@ class ValidationSpec(_Strict):
     every: int = Field(gt=0)  # steps between checks; also one before the first and after the last step
     data: str | None = None  # default: the training data (its validation split)
     split: str = "validation"
-    limit: int | None = Field(64, gt=0)
+    limit: int | None = Field(default=64, gt=0)
     metrics: list[str] = []  # generation metrics besides the loss (slower: they decode)
-    max_new_tokens: int = Field(64, gt=0)
+    max_new_tokens: int = Field(default=64, gt=0)
 
 
 class TrainSpec(_Strict):
@@ -73,21 +74,21 @@ class TrainSpec(_Strict):
     # Column mapping: new name -> existing column ({input: sentence}), so a template or
     # label written for one dataset reads another; the original columns stay.
     columns: dict[str, str] = {}
-    mixture: list[MixtureItem] | None = Field(None, min_length=1)  # several datasets instead of data
+    mixture: list[MixtureItem] | None = Field(default=None, min_length=1)  # several datasets instead of data
     chat: bool = False  # wrap each prompt in the model's chat template
     # Classification (linear_probe): the column holding each example's class; the prompt is the text.
     label: str | None = None
-    labels: list[str] | None = Field(None, min_length=2)  # the classes, in order (default: sorted from the data)
-    limit: int | None = Field(None, gt=0)  # use at most this many training examples
-    steps: int = Field(20, gt=0)  # optimizer steps
-    batch_size: int = Field(4, gt=0)
-    grad_accum: int = Field(1, gt=0)  # micro-batches per optimizer step
-    learning_rate: float = Field(2.0e-4, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    warmup_steps: int = Field(0, ge=0)
+    labels: list[str] | None = Field(default=None, min_length=2)  # the classes, in order (default: sorted from the data)
+    limit: int | None = Field(default=None, gt=0)  # use at most this many training examples
+    steps: int = Field(default=20, gt=0)  # optimizer steps
+    batch_size: int = Field(default=4, gt=0)
+    grad_accum: int = Field(default=1, gt=0)  # micro-batches per optimizer step
+    learning_rate: float = Field(default=2.0e-4, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    warmup_steps: int = Field(default=0, ge=0)
     schedule: Literal["constant", "linear", "cosine"] = "linear"  # after warmup
-    max_grad_norm: float | None = Field(1.0, gt=0)  # clipping; null turns it off
-    max_length: int = Field(256, gt=0)  # tokens per example, prompt + completion
+    max_grad_norm: float | None = Field(default=1.0, gt=0)  # clipping; null turns it off
+    max_length: int = Field(default=256, gt=0)  # tokens per example, prompt + completion
     # by_length: batches of similar length (little padding), in random order.
     batching: Literal["by_length", "shuffled"] = "by_length"
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast where supported
@@ -121,13 +122,21 @@ class TrainSpec(_Strict):
 
 def _all_optional(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
     """The same fields, every one optional with default None (constraints kept)."""
-    fields = {
-        n: (f.annotation | None, FieldInfo.merge_field_infos(f, default=None)) for n, f in model.model_fields.items()
-    }
+    fields: dict[str, Any] = {}
+    for n, f in model.model_fields.items():
+        if f.annotation is None:  # a field declared in a class body always has one
+            raise TypeError(f"{model.__name__}.{n} has no annotation")
+        fields[n] = (f.annotation | None, FieldInfo.merge_field_infos(f, default=None))
     return create_model(name, __base__=_Strict, __doc__=doc, **fields)
 
 
-TrainOverride = _all_optional(TrainSpec, "TrainOverride", "A method entry's `train:` block: any TrainSpec field, all optional.")
+if TYPE_CHECKING:
+    # Built at runtime, so a type checker cannot see its fields: to it, a strict model.
+    class TrainOverride(_Strict):
+        """A method entry's `train:` block: any TrainSpec field, all optional."""
+else:
+    TrainOverride = _all_optional(
+        TrainSpec, "TrainOverride", "A method entry's `train:` block: any TrainSpec field, all optional.")
 
 TRAIN_FIELDS = frozenset(TrainSpec.model_fields)
 
@@ -135,7 +144,7 @@ TRAIN_FIELDS = frozenset(TrainSpec.model_fields)
 class MethodSpec(_Strict):
     """One tuning method; each entry (times sweep values, times seeds) is a variant."""
 
-    name: str | None = Field(None, pattern=_NAME)  # default: the method's name
+    name: str | None = Field(default=None, pattern=_NAME)  # default: the method's name
     method: str  # a registered method (harness ls methods)
     params: dict[str, Any] = {}  # the method's own parameters, checked by its validator
     train: TrainOverride = TrainOverride()
@@ -164,7 +173,7 @@ class EvalSpec(_Strict):
     # A registered eval kind (harness ls eval-kinds); plugins may add more.
     kind: str = "generation"
     subjects: list[str] | None = None  # multiple_choice on mmlu:FOLDER: these subjects (default: all)
-    shots: int = Field(0, ge=0)  # multiple_choice: examples from the dev split before each question
+    shots: int = Field(default=0, ge=0)  # multiple_choice: examples from the dev split before each question
     # multiple_choice: letters scores " A".." D" after lettered choices (lm-eval's mmlu);
     # continuation scores each choice's text after "Answer:" (lm-eval's mmlu_continuation).
     format: Literal["letters", "continuation"] = "letters"
@@ -174,28 +183,28 @@ class EvalSpec(_Strict):
     # with a paired interval.
     retention: bool = False
     label: str | None = None  # classification: the column holding the gold class
-    labels: list[str] | None = Field(None, min_length=2)  # classification: the classes (default: from the data)
+    labels: list[str] | None = Field(default=None, min_length=2)  # classification: the classes (default: from the data)
     template: Template | None = None  # default: the train template, else the task's own
     columns: dict[str, str] = {}  # new name -> existing column, as in train.columns
     references: str | None = None  # column holding a list of references (default: the completion)
     metrics: list[str] = Field(min_length=1)
     # Keyword arguments per metric, e.g. {exact_match: {normalize: false}}.
     metric_args: dict[str, dict[str, Any]] = {}
-    limit: int | None = Field(None, gt=0)  # score at most this many examples
-    max_new_tokens: int = Field(64, gt=0)
+    limit: int | None = Field(default=None, gt=0)  # score at most this many examples
+    max_new_tokens: int = Field(default=64, gt=0)
     stop: list[str] = ["\n"]  # generation ends at the first of these
     chat: bool | None = None  # wrap prompts in the chat template; default: as in training
 
-    batch_size: int = Field(8, gt=0)
+    batch_size: int = Field(default=8, gt=0)
 
 
 class DriftProbeSpec(_Strict):
     """Samples the base model draws from fixed generic prompts, scored under each tuned
     model: the mean per-token log-probability drop estimates KL(base || tuned)."""
 
-    prompts: int = Field(16, gt=0)  # how many of the built-in generic prompts
-    samples: int = Field(1, gt=0)  # samples per prompt
-    max_new_tokens: int = Field(32, gt=0)
+    prompts: int = Field(default=16, gt=0)  # how many of the built-in generic prompts
+    samples: int = Field(default=1, gt=0)  # samples per prompt
+    max_new_tokens: int = Field(default=32, gt=0)
     seed: int = 0
 
 
@@ -211,7 +220,7 @@ class CheckSpec(_Strict):
     number is absolute, on the metric's own scale; "N%" is relative to the baseline's value.
     """
 
-    alpha: float = Field(0.05, gt=0, lt=1)
+    alpha: float = Field(default=0.05, gt=0, lt=1)
     tolerance: dict[str, float | Annotated[str, Field(pattern=_TOLERANCE)]] = {}
 
     @field_validator("tolerance")
@@ -228,8 +237,8 @@ class Suite(_Strict):
     description: str = ""
     model: str | list[str]  # built-in name | hub id | local path; a list makes one matrix per model
     train: TrainSpec | None = None
-    seeds: list[int] = Field([0], min_length=1)
-    threads: int | None = Field(None, gt=0)  # torch threads; pin it for numbers that repeat
+    seeds: list[int] = Field(default=[0], min_length=1)
+    threads: int | None = Field(default=None, gt=0)  # torch threads; pin it for numbers that repeat
     # fp32 by default so scores equal the reference implementations; bf16 is a speed mode,
     # recorded with the scores.
     eval_dtype: Literal["fp32", "bf16"] = "fp32"
