@@ -12,19 +12,12 @@ A reference is one of:
                             "target": line i of TARGET}; both paths as for a local file
 
 Splits use the datasets syntax, slices included: "train", "train[:80%]", "train[80%:]",
-"validation[10:20]". Slices are resolved by datasets' own ReadInstruction, so "80%" rounds
-exactly as load_dataset would. A local file is one set of rows: it serves any split name,
-and the slice applies to its rows (so "train[:80%]" and "test[80%:]" of one file are
-disjoint; "a+b" is refused for a file because it would repeat rows); a parallel pair is
-one set of rows too. A builtin task has
-named splits and asking for another is an error.
-
-Formats: jsonl is read line by line so a bad line is reported by number; json is a list of
-objects or {"data": [...]}; csv and tsv keep every value a string (no type guessing, "NA"
-stays "NA"), and tsv is read without quote handling, as GLUE-style files are written;
-parquet goes through pyarrow, so nested values come back as Python lists and dicts.
-
-To add a format, add its suffix to READERS with a function (path) -> list of rows.
+"validation[10:20]", resolved as load_dataset would (harness/data/splits.py). A local file
+is one set of rows: it serves any split name, and the slice applies to its rows (so
+"train[:80%]" and "test[80%:]" of one file are disjoint; "a+b" is refused for a file
+because it would repeat rows); a parallel pair is one set of rows too. A builtin task has
+named splits and asking for another is an error. Files are read by harness/data/files.py;
+to add a format, add its suffix to READERS there.
 """
 
 from __future__ import annotations

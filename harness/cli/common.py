@@ -1,0 +1,39 @@
+"""What every command shares: user errors as one line and exit code 2, and loading a suite
+with its notes printed."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from harness.errors import HarnessError
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+def user_errors(fn):
+    """HarnessError -> exit 2 with its message, no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except HarnessError as err:
+            raise UserError(str(err)) from None
+
+    return wrapper
+
+
+def load(suite_path: str):
+    from harness.suite.loading import load_suite
+
+    loaded = load_suite(suite_path)
+    for note in loaded.notes:
+        click.echo(f"note: {note}", err=True)
+    return loaded

@@ -1,0 +1,140 @@
+"""`harness validate` and `harness run`: a suite checked, then trained and evaluated variant
+by variant, with progress, one line per finished variant and the leaderboard at the end."""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from harness.cli.common import UserError, load, user_errors
+from harness.errors import HarnessError
+
+
+@click.command()
+@click.argument("suite", type=click.Path(dir_okay=False))
+@user_errors
+def validate(suite: str) -> None:
+    """Check a suite without running anything: keys, types, names, files, template fields.
+
+    Every problem is printed with its YAML path; the exit code is 2 if there is any.
+    """
+    from harness.suite.plan import plan
+
+    loaded = load(suite)
+    variants = plan(loaded)
+    tuned = sum(v.method != "baseline" for v in variants)
+    click.echo(f"{suite}: ok — suite {loaded.suite.name!r}, {len(variants)} variants "
+               f"({len(variants) - tuned} baseline, {tuned} tuned), {len(loaded.suite.evals)} eval(s)")
+
+
+@click.command()
+@click.argument("suite", type=click.Path(dir_okay=False))
+@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for records: RESULTS/<suite>/<variant_id>/record.json.")
+@click.option("--only", "only", default=None, metavar="GLOB", help="Run only variants whose name matches (e.g. 'lora*').")
+@click.option("--force", is_flag=True, help="Recompute variants that already have an ok record.")
+@click.option("--leaderboard", "leaderboard", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Where the HTML leaderboard goes when the run ends.  [default: leaderboards/<suite>.html]")
+@user_errors
+def run(suite: str, results_dir: str, only: str | None, force: bool, leaderboard: str | None) -> None:
+    """Train and evaluate every variant of SUITE, writing one record per variant.
+
+    Variants with an ok record are skipped (ids hash the resolved spec and the data, so a
+    change anywhere reruns what it touches). When all have run, the paired comparisons are
+    computed and the HTML leaderboard is written. Exit 0 if every variant is ok, 1 if any
+    failed (the others still run), 2 for bad input.
+    """
+    from harness.records.store import write_suite_copy
+    from harness.run import local
+    from harness.suite.plan import plan
+
+    loaded = load(suite)
+    variants = plan(loaded)
+    if only:
+        variants = [v for v in variants if fnmatch.fnmatch(v.name, only) or fnmatch.fnmatch(v.id, only)]
+        if not variants:
+            raise UserError(f"--only {only!r} matches no variant of {suite}")
+    out = Path(results_dir) / loaded.suite.name
+    write_suite_copy(out, Path(suite).read_text(encoding="utf-8"))
+    click.echo(f"suite {loaded.suite.name}: {len(variants)} variant(s) -> {out}/")
+
+    counts = {"ok": 0, "failed": 0, "skipped": 0, "busy": 0}
+    start = time.perf_counter()
+    try:
+        _report(local.run(variants, Path(results_dir), force=force), len(variants), counts)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: finished records are kept in {out}/; run again to resume", err=True)
+        sys.exit(130)
+    took = time.perf_counter() - start
+    click.echo(f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped"
+               + (f", {counts['busy']} busy" if counts["busy"] else "") + f" in {took:.1f}s; records in {out}/")
+    click.echo(_compare(out))
+    _write_leaderboard(out, Path(leaderboard) if leaderboard else None)
+    sys.exit(1 if counts["failed"] or counts["busy"] else 0)
+
+
+def _write_leaderboard(suite_dir: Path, path: Path | None) -> None:
+    """The page at the end of a run; records are already safe, so a problem here is only reported."""
+    from harness.records.store import write_text_atomic
+    from harness.report import build_table, render
+
+    try:
+        table = build_table(suite_dir)
+        path = path or Path("leaderboards") / f"{table.suite}.html"
+        write_text_atomic(path, render([table], "html"))
+    except (HarnessError, OSError) as err:
+        click.echo(f"leaderboard not written: {err}", err=True)
+        return
+    click.echo(f"leaderboard: {path}")
+
+
+def _report(outcomes, total: int, counts: dict[str, int]) -> None:
+    """One line as each variant starts (with the time the rest should take, from the
+    variants run so far), one summary line as it ends."""
+    position, took = 0, []
+    for outcome in outcomes:
+        v = outcome.variant
+        if outcome.state == "started":
+            position += 1
+            left = total - sum(counts.values())  # this one included; later skips make it an overestimate
+            eta = f"; about {_duration(sum(took) / len(took) * left)} left" if took else ""
+            click.echo(f"[{position}/{total}] {v.name} (method {v.method}, seed {v.seed}){eta} ...")
+            continue
+        if outcome.state in ("ok", "failed"):
+            took.append(outcome.seconds)
+        counts[outcome.state] += 1
+        if outcome.state == "skipped":
+            click.echo(f"  skip  {v.label()}: ok record exists ({outcome.directory}); --force recomputes")
+        elif outcome.state == "busy":
+            click.echo(f"  busy  {v.label()}: another run holds {outcome.directory}")
+        elif outcome.state == "ok":
+            click.echo(f"  ok    {v.label()}  {_summary(outcome.record)}  {outcome.seconds:.1f}s")
+        else:
+            click.echo(f"  FAIL  {v.label()}: {outcome.record.error}  ({outcome.directory})")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def _summary(record) -> str:
+    parts = []
+    for ev, scores in record.metrics.items():
+        parts.append(ev + " " + " ".join(f"{m}={s.value:.4g}" for m, s in scores.items()))
+    cost = record.cost
+    if cost.trainable_params is not None and cost.total_params:
+        parts.append(f"trainable {cost.trainable_params:,} ({100 * cost.trainable_params / cost.total_params:.2f}%)")
+    return "; ".join(parts)
+
+
+def _compare(suite_dir: Path) -> str:
+    """Paired comparisons of the suite's records (no model: seconds), as one line."""
+    from harness.analysis.compare import compare_suite
+
+    if not suite_dir.is_dir():
+        return "no records to compare"
+    return compare_suite(suite_dir).line()
