@@ -108,7 +108,7 @@ def test_smoke_suite_trains_every_method(tmp_path):
         assert result.exit_code == 0, result.output
         folder = tmp_path / "smoke"
     records = {r["name"]: r for r in (json.loads(p.read_text()) for p in folder.glob("*/record.json"))}
-    assert len(records) == 15
+    assert len(records) == 17
     assert all(r["status"] == "ok" for r in records.values())
     assert {r["method"] for r in records.values()} == set(METHODS.names())  # every registered method ran
     info = {name: r["method_info"] for name, r in records.items()}
