@@ -4,6 +4,7 @@ by variant, with progress, one line per finished variant and the leaderboard at 
 from __future__ import annotations
 
 import fnmatch
+import os
 import sys
 import time
 from pathlib import Path
@@ -37,10 +38,19 @@ def validate(suite: str) -> None:
               help="Folder for records: RESULTS/<suite>/<variant_id>/record.json.")
 @click.option("--only", "only", default=None, metavar="GLOB", help="Run only variants whose name matches (e.g. 'lora*').")
 @click.option("--force", is_flag=True, help="Recompute variants that already have an ok record.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Variants at once. Default: one per GPU, or one with every core on a CPU machine; on a CPU "
+                   "machine N children share the cores (cores // N threads each).")
+@click.option("--gpus", default=None, metavar="0,2", help="The GPUs to use (default: every visible one, "
+              "CUDA_VISIBLE_DEVICES respected); each variant's child sees only its own.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Stop a variant running longer than this and record it as failed.  [default: the suite's "
+                   "timeout:, else none]")
 @click.option("--leaderboard", "leaderboard", default=None, type=click.Path(dir_okay=False), metavar="FILE",
               help="Where the HTML leaderboard goes when the run ends.  [default: leaderboards/<suite>.html]")
 @user_errors
-def run(suite: str, results_dir: str, only: str | None, force: bool, leaderboard: str | None) -> None:
+def run(suite: str, results_dir: str, only: str | None, force: bool, jobs: int | None, gpus: str | None,
+        timeout: float | None, leaderboard: str | None) -> None:
     """Train and evaluate every variant of SUITE, writing one record per variant.
 
     Variants with an ok record are skipped (ids hash the resolved spec and the data, so a
@@ -50,6 +60,7 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, leaderboard
     """
     from harness.records.store import write_suite_copy
     from harness.run import local
+    from harness.run.slots import parse_gpus, plan_slots
     from harness.suite.plan import plan
 
     loaded = load(suite)
@@ -60,12 +71,20 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, leaderboard
             raise UserError(f"--only {only!r} matches no variant of {suite}")
     out = Path(results_dir) / loaded.suite.name
     write_suite_copy(out, Path(suite).read_text(encoding="utf-8"))
-    click.echo(f"suite {loaded.suite.name}: {len(variants)} variant(s) -> {out}/")
+    slots = plan_slots(parse_gpus(gpus) if gpus else None, jobs)
+    timeout = timeout or loaded.suite.timeout
+    pinned = loaded.suite.threads
+    if pinned and slots[0].threads and pinned * len(slots) > (os.cpu_count() or 1):
+        click.echo(f"note: the suite pins threads: {pinned} per variant (for numbers that repeat), so {len(slots)} at once "
+                   f"ask for {pinned * len(slots)} threads on {os.cpu_count()} cores; each will run slower", err=True)
+    where = slots[0].name if len(slots) == 1 else f"{len(slots)} slots ({', '.join(s.name for s in slots)})"
+    click.echo(f"suite {loaded.suite.name}: {len(variants)} variant(s) on {where} -> {out}/")
 
     counts = {"ok": 0, "failed": 0, "skipped": 0, "busy": 0}
     start = time.perf_counter()
     try:
-        _report(local.run(variants, Path(results_dir), force=force), len(variants), counts)
+        _report(local.run(variants, Path(results_dir), force=force, slots=slots, timeout=timeout), len(variants),
+                counts, len(slots))
     except KeyboardInterrupt:
         click.echo(f"interrupted: finished records are kept in {out}/; run again to resume", err=True)
         sys.exit(130)
@@ -92,17 +111,18 @@ def _write_leaderboard(suite_dir: Path, path: Path | None) -> None:
     click.echo(f"leaderboard: {path}")
 
 
-def _report(outcomes, total: int, counts: dict[str, int]) -> None:
-    """One line as each variant starts (with the time the rest should take, from the
-    variants run so far), one summary line as it ends."""
+def _report(outcomes, total: int, counts: dict[str, int], slots: int = 1) -> None:
+    """One line as each variant starts (on which slot, with the time the rest should take,
+    from the variants run so far), one summary line as it ends."""
     position, took = 0, []
     for outcome in outcomes:
         v = outcome.variant
         if outcome.state == "started":
             position += 1
             left = total - sum(counts.values())  # this one included; later skips make it an overestimate
-            eta = f"; about {_duration(sum(took) / len(took) * left)} left" if took else ""
-            click.echo(f"[{position}/{total}] {v.name} (method {v.method}, seed {v.seed}){eta} ...")
+            eta = f"; about {_duration(sum(took) / len(took) * left / slots)} left" if took else ""
+            on = f" on {outcome.slot}" if slots > 1 else ""
+            click.echo(f"[{position}/{total}] {v.name} (method {v.method}, seed {v.seed}){on}{eta} ...")
             continue
         if outcome.state in ("ok", "failed"):
             took.append(outcome.seconds)
@@ -114,7 +134,7 @@ def _report(outcomes, total: int, counts: dict[str, int]) -> None:
         elif outcome.state == "ok":
             click.echo(f"  ok    {v.label()}  {_summary(outcome.record)}  {outcome.seconds:.1f}s")
         else:
-            click.echo(f"  FAIL  {v.label()}: {outcome.record.error}  ({outcome.directory})")
+            click.echo(f"  FAIL  {v.label()}: {outcome.record.error}  (log: {outcome.directory}/log.txt)")
 
 
 def _duration(seconds: float) -> str:

@@ -53,6 +53,7 @@ class Record(BaseModel):
     seed: int
     status: Literal["ok", "failed"]
     error: str | None = None
+    log_tail: str | None = None  # failed only: the last lines of the variant's log.txt
     metrics: dict[str, dict[str, Score]] = {}  # eval name -> metric -> score
     cost: Cost = Cost()
     train_curve: list[tuple[int, float]] = []  # (step, loss), steps counted across stages

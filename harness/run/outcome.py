@@ -19,6 +19,7 @@ class Outcome:
     record: Record | None = None
     seconds: float = 0.0
     directory: Path | None = None
+    slot: str | None = None  # where it ran (harness/run/slots.py): "cuda:1", "cpu 2/3"
 
 
 def new_record(variant: Variant, **fields: Any) -> Record:

@@ -10,6 +10,7 @@ with the error; the traceback goes to DIR/traceback.txt.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 import traceback
@@ -41,18 +42,21 @@ log = logging.getLogger("harness.run.worker")
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def run_variant(variant: Variant, directory: Path) -> Record:
     base_dir = Path(variant.base_dir)
     record = new_record(variant, started_at=now())
     try:
-        if variant.threads:
-            torch.set_num_threads(variant.threads)
+        # the suite's pinned threads, else this child's share of the cores (harness/run/slots.py)
+        threads = variant.threads or int(os.environ.get("HARNESS_THREADS") or 0)
+        if threads:
+            torch.set_num_threads(threads)
         torch.manual_seed(variant.seed)
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        record.env = describe(device, base_dir)
+        record.env = {**describe(device, base_dir), "threads": torch.get_num_threads(),
+                      "slot": os.environ.get("HARNESS_SLOT"), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
         reset_peak_memory(device)
 
         method = METHODS.load(variant.method)

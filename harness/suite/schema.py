@@ -246,6 +246,9 @@ class Suite(_Strict):
     methods: list[MethodSpec] = []
     evals: list[EvalSpec] = Field(min_length=1)
     check: CheckSpec = CheckSpec()  # tolerances for `harness check` (not part of any variant's id)
+    # Seconds a variant may run before it is stopped and recorded as failed, saying so
+    # (`harness run --timeout` overrides; not part of any variant's id).
+    timeout: float | None = Field(default=None, gt=0)
 
     @property
     def models(self) -> list[str]:

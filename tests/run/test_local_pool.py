@@ -1,0 +1,145 @@
+"""The local executor's pool: slots planned from GPUs, jobs and cores; children run side by
+side, a freed slot goes to the next variant; a child killed by a real SIGKILL, and one
+stopped by the timeout, are each one failed record with the tail of their log while the
+others finish.
+
+How it starts what it needs: `harness run` as the real CLI (in-process through CliRunner, or
+as a subprocess when the test must signal its children); every variant runs in a real
+`python -m harness.run.worker` child. On this GPU-less machine `--gpus 0,1` stands in for
+two GPUs: each child gets its own CUDA_VISIBLE_DEVICES, sees no GPU, trains on the CPU and
+records the slot it was given.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.errors import HarnessError
+from harness.records.store import read_record
+from harness.run.slots import Slot, parse_gpus, plan_slots, visible_gpus
+
+SUITE = """\
+name: pool
+model: tiny-random-llama
+train:
+  data: builtin:data2text
+  limit: 16
+  steps: {steps}
+  batch_size: 2
+  max_length: 128
+  precision: fp32
+seeds: [0]
+methods:
+{methods}
+evals:
+  - name: d2t
+    data: builtin:data2text
+    split: test
+    limit: 4
+    max_new_tokens: 4
+    metrics: [rouge1]
+"""
+
+
+def test_slots_follow_gpus_jobs_and_cores(monkeypatch):
+    assert plan_slots(["0", "2"]) == [Slot("cuda:0", {"CUDA_VISIBLE_DEVICES": "0"}),
+                                      Slot("cuda:2", {"CUDA_VISIBLE_DEVICES": "2"})]
+    # more jobs than GPUs: round-robin, several variants per GPU
+    assert [s.name for s in plan_slots(["0", "1"], jobs=3)] == ["cuda:0", "cuda:1", "cuda:0"]
+    assert [s.name for s in plan_slots(["0", "1", "2"], jobs=1)] == ["cuda:0"]
+    # no GPU: one slot with every core, or N slots sharing them
+    assert plan_slots([], cores=8) == [Slot("cpu")]
+    four = plan_slots([], jobs=4, cores=8)
+    assert [s.threads for s in four] == [2, 2, 2, 2] and four[0].env["HARNESS_THREADS"] == "2"
+    assert [s.threads for s in plan_slots([], jobs=3, cores=2)] == [1, 1, 1]  # never zero threads
+    with pytest.raises(HarnessError, match="at least one"):
+        plan_slots([], jobs=0)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    assert visible_gpus() == ["3", "5"] and [s.name for s in plan_slots()] == ["cuda:3", "cuda:5"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert visible_gpus() == []
+    assert parse_gpus("0, 2") == ["0", "2"]
+    for bad in ("a", "0,0", "", "1,-1"):
+        with pytest.raises(HarnessError, match="--gpus"):
+            parse_gpus(bad)
+
+
+def records(folder: Path) -> dict:
+    return {r.name: r for r in (read_record(p) for p in folder.glob("*/record.json"))}
+
+
+@pytest.mark.slow
+def test_two_slots_run_side_by_side_and_a_freed_slot_takes_the_next_variant(write_suite, tmp_path):
+    methods = "  - {name: full, method: full}\n  - {name: lora, method: lora, params: {r: 4}}\n"
+    suite = write_suite(SUITE.format(steps=3, methods=methods))
+    result = CliRunner().invoke(main, ["run", str(suite), "--results", str(tmp_path / "r"), "--gpus", "0,1"])
+    assert result.exit_code == 0, result.output
+    assert "3 variant(s) on 2 slots (cuda:0, cuda:1)" in result.output
+    found = records(tmp_path / "r" / "pool")
+    base, full, lora = found["baseline"], found["full"], found["lora"]
+    assert all(r.status == "ok" for r in found.values())
+    assert {base.env["slot"], full.env["slot"]} == {"cuda:0", "cuda:1"}
+    assert {base.env["cuda_visible_devices"], full.env["cuda_visible_devices"]} == {"0", "1"}
+    # the first two ran at the same time
+    assert base.started_at < full.finished_at and full.started_at < base.finished_at
+    # the third waited for a slot and took the one that freed first
+    first = min((base, full), key=lambda r: r.finished_at)
+    assert lora.env["slot"] == first.env["slot"] and lora.started_at >= first.finished_at
+    for r in found.values():
+        assert (tmp_path / "r" / "pool" / r.variant_id / "log.txt").stat().st_size > 0
+
+
+def worker_pid(fragment: str) -> int | None:
+    """The pid of the worker process whose command line names this variant folder."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"harness.run.worker" in command and any(fragment.encode() in part for part in command):
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.slow
+def test_a_killed_child_and_a_timed_out_one_fail_alone_with_their_log_tails(write_suite, tmp_path):
+    methods = "  - {name: victim, method: full}\n  - {name: slow, method: lora, params: {r: 4}}\n"
+    suite = write_suite(SUITE.format(steps=20000, methods=methods))
+    run = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(suite), "--results", str(tmp_path / "r"),
+                            "--jobs", "3", "--timeout", "40"], cwd=tmp_path, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, pid = time.monotonic() + 120, None
+        while pid is None and time.monotonic() < deadline:
+            pid = worker_pid("/pool/victim-")
+            time.sleep(0.5)
+        assert pid is not None, "the victim's worker never started"
+        log = next((tmp_path / "r" / "pool").glob("victim-*/log.txt"))
+        while "train victim" not in log.read_text(errors="replace") and time.monotonic() < deadline:
+            time.sleep(0.5)  # until it is training, so its log has something to keep
+        os.kill(pid, signal.SIGKILL)
+        output, _ = run.communicate(timeout=300)
+    finally:
+        run.kill()
+    assert run.returncode == 1, output
+    found = records(tmp_path / "r" / "pool")
+    assert found["baseline"].status == "ok"
+    victim, slow = found["victim"], found["slow"]
+    assert victim.status == "failed" and victim.error == "worker killed by SIGKILL (out of memory?)"
+    assert slow.status == "failed" and slow.error.startswith("timed out after 40 s")
+    for r in (victim, slow):
+        assert r.log_tail and r.env["slot"].startswith("cpu ") and r.started_at < r.finished_at
+        assert r.log_tail.splitlines()[-1] in (tmp_path / "r" / "pool" / r.variant_id / "log.txt").read_text()
+    assert "train slow" in slow.log_tail  # its progress bar, as it last stood
+    assert "FAIL  victim (seed 0): worker killed by SIGKILL" in output and "leaderboard:" in output
