@@ -38,6 +38,12 @@ def validate(suite: str) -> None:
               help="Folder for records: RESULTS/<suite>/<variant_id>/record.json.")
 @click.option("--only", "only", default=None, metavar="GLOB", help="Run only variants whose name matches (e.g. 'lora*').")
 @click.option("--force", is_flag=True, help="Recompute variants that already have an ok record.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: child processes on this machine's GPUs or cores. ray: one Ray task per variant, on the "
+                   "cluster at --address, else on a Ray instance started here (pip install 'harness[ray]').")
+@click.option("--address", default=None, metavar="ADDR", help="ray: the cluster to join (e.g. ray://head:10001 or auto).")
+@click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
+              help="ray: times a variant's task is retried when its node is lost.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Variants at once. Default: one per GPU, or one with every core on a CPU machine; on a CPU "
                    "machine N children share the cores (cores // N threads each).")
@@ -49,8 +55,8 @@ def validate(suite: str) -> None:
 @click.option("--leaderboard", "leaderboard", default=None, type=click.Path(dir_okay=False), metavar="FILE",
               help="Where the HTML leaderboard goes when the run ends.  [default: leaderboards/<suite>.html]")
 @user_errors
-def run(suite: str, results_dir: str, only: str | None, force: bool, jobs: int | None, gpus: str | None,
-        timeout: float | None, leaderboard: str | None) -> None:
+def run(suite: str, results_dir: str, only: str | None, force: bool, executor: str, address: str | None, retries: int,
+        jobs: int | None, gpus: str | None, timeout: float | None, leaderboard: str | None) -> None:
     """Train and evaluate every variant of SUITE, writing one record per variant.
 
     Variants with an ok record are skipped (ids hash the resolved spec and the data, so a
@@ -71,6 +77,10 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, jobs: int |
             raise UserError(f"--only {only!r} matches no variant of {suite}")
     out = Path(results_dir) / loaded.suite.name
     write_suite_copy(out, Path(suite).read_text(encoding="utf-8"))
+    if executor == "ray" and (jobs or gpus):
+        raise UserError("--jobs and --gpus are for --executor local; Ray places each variant where the cluster has room")
+    if executor == "local" and (address or retries):
+        raise UserError("--address and --retries are for --executor ray")
     slots = plan_slots(parse_gpus(gpus) if gpus else None, jobs)
     timeout = timeout or loaded.suite.timeout
     pinned = loaded.suite.threads
@@ -78,13 +88,21 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, jobs: int |
         click.echo(f"note: the suite pins threads: {pinned} per variant (for numbers that repeat), so {len(slots)} at once "
                    f"ask for {pinned * len(slots)} threads on {os.cpu_count()} cores; each will run slower", err=True)
     where = slots[0].name if len(slots) == 1 else f"{len(slots)} slots ({', '.join(s.name for s in slots)})"
+    where = f"ray ({address or 'a local instance'})" if executor == "ray" else where
     click.echo(f"suite {loaded.suite.name}: {len(variants)} variant(s) on {where} -> {out}/")
 
     counts = {"ok": 0, "failed": 0, "skipped": 0, "busy": 0}
     start = time.perf_counter()
     try:
-        _report(local.run(variants, Path(results_dir), force=force, slots=slots, timeout=timeout), len(variants),
-                counts, len(slots))
+        if executor == "ray":
+            from harness.run import ray_executor
+
+            outcomes = ray_executor.run(variants, Path(results_dir), force=force, address=address, retries=retries,
+                                        timeout=timeout)
+        else:
+            outcomes = local.run(variants, Path(results_dir), force=force, slots=slots, timeout=timeout)
+        # Ray runs as many at once as the cluster has room for: unknown here (0)
+        _report(outcomes, len(variants), counts, len(slots) if executor == "local" else 0)
     except KeyboardInterrupt:
         click.echo(f"interrupted: finished records are kept in {out}/; run again to resume", err=True)
         sys.exit(130)
@@ -111,7 +129,7 @@ def _write_leaderboard(suite_dir: Path, path: Path | None) -> None:
     click.echo(f"leaderboard: {path}")
 
 
-def _report(outcomes, total: int, counts: dict[str, int], slots: int = 1) -> None:
+def _report(outcomes, total: int, counts: dict[str, int], slots: int = 1) -> None:  # slots: at once, 0 unknown
     """One line as each variant starts (on which slot, with the time the rest should take,
     from the variants run so far), one summary line as it ends."""
     position, took = 0, []
@@ -120,8 +138,8 @@ def _report(outcomes, total: int, counts: dict[str, int], slots: int = 1) -> Non
         if outcome.state == "started":
             position += 1
             left = total - sum(counts.values())  # this one included; later skips make it an overestimate
-            eta = f"; about {_duration(sum(took) / len(took) * left / slots)} left" if took else ""
-            on = f" on {outcome.slot}" if slots > 1 else ""
+            eta = f"; about {_duration(sum(took) / len(took) * left / max(slots, 1))} left" if took else ""
+            on = f" on {outcome.slot}" if slots != 1 and outcome.slot else ""
             click.echo(f"[{position}/{total}] {v.name} (method {v.method}, seed {v.seed}){on}{eta} ...")
             continue
         if outcome.state in ("ok", "failed"):

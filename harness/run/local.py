@@ -45,7 +45,7 @@ class _Child:
     lock: contextlib.ExitStack
     log: IO[bytes]
     started: float = field(default_factory=time.perf_counter)
-    started_at: str = field(default_factory=lambda: _now())
+    started_at: str = field(default_factory=lambda: now())
     tee: threading.Thread | None = None
     timed_out: bool = False
 
@@ -146,16 +146,16 @@ def _finish(child: _Child, timeout: float | None) -> Record:
         code = child.process.returncode
         if child.timed_out:
             record = new_record(child.variant, error=f"timed out after {timeout:g} s (--timeout or the suite's timeout:); "
-                                                     "stopped", started_at=child.started_at, finished_at=_now())
+                                                     "stopped", started_at=child.started_at, finished_at=now())
         elif path.exists():
             record = read_record(path)
         elif code < 0:
             name = signal.Signals(-code).name
             record = new_record(child.variant, error=f"worker killed by {name}" + (" (out of memory?)" if name == "SIGKILL" else ""),
-                                started_at=child.started_at, finished_at=_now())
+                                started_at=child.started_at, finished_at=now())
         else:
             record = new_record(child.variant, error=f"worker exited with code {code} without writing a record",
-                                started_at=child.started_at, finished_at=_now())
+                                started_at=child.started_at, finished_at=now())
         if record.status != "ok":
             record.log_tail = log_tail(child.directory / LOG)
             record.env.setdefault("slot", child.slot.name)
@@ -176,7 +176,7 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str | None:
     return "\n".join(kept[-lines:]) or None
 
 
-def _now() -> str:
+def now() -> str:
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

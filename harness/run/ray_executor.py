@@ -1,0 +1,134 @@
+"""Run a suite's variants as Ray tasks, on a cluster (`--executor ray --address ADDR`) or on
+a Ray instance started on this machine (no address).
+
+Each variant is one task asking Ray for the CPUs and GPUs of one slot; on whichever node Ray
+places it, the task runs the same worker as the local executor (`python -m
+harness.run.worker`, a child process of its own, so peak memory and crashes stay the
+variant's) in a scratch folder, and returns every file the worker wrote (record, predictions,
+traceback, log). The driver writes them into the results folder, so the records, ids and
+scores are those a local run writes, and a restarted driver resumes like a local run:
+finished variants are skipped. A task whose node is lost is retried `retries` times by Ray;
+after that the variant is one failed record saying so. Saved weights (`save: true`) are left
+on the node that trained them unless the results folder is on a path every node shares.
+
+Ray is an optional dependency (`pip install 'harness[ray]'`), imported only here.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from harness.errors import HarnessError
+from harness.records.schema import Record
+from harness.records.store import Busy, existing_ok, locked, read_record, variant_dir, write_bytes_atomic, write_record
+from harness.run.local import LOG, log_tail, now
+from harness.run.outcome import Outcome, new_record
+from harness.suite.variant import Variant
+
+INSTALL = "pip install 'harness[ray]'"
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise HarnessError(f"--executor ray needs Ray, which is not installed here: {INSTALL}") from None
+    return ray
+
+
+def run_on_node(variant_json: str, threads: int, timeout: float | None) -> dict[str, Any]:
+    """The Ray task: the worker in a scratch folder on this node; every file it wrote, as bytes."""
+    with tempfile.TemporaryDirectory(prefix="harness-") as scratch:
+        folder = Path(scratch) / "variant"
+        folder.mkdir()
+        env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false", HARNESS_THREADS=str(threads),
+                   HARNESS_SLOT=f"ray:{os.uname().nodename}")
+        with open(folder / LOG, "wb") as log:
+            try:
+                done = subprocess.run([sys.executable, "-m", "harness.run.worker", str(folder)], input=variant_json.encode(),
+                                      stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout)
+                code: int | None = done.returncode
+            except subprocess.TimeoutExpired:
+                code = None
+        files = {str(p.relative_to(folder)): base64.b64encode(p.read_bytes()).decode()
+                 for p in folder.rglob("*") if p.is_file()}
+        return {"returncode": code, "files": files, "node": os.uname().nodename}
+
+
+def run(variants: list[Variant], results_dir: Path, force: bool = False, address: str | None = None,
+        cpus: int = 1, gpus: float | None = None, retries: int = 0, timeout: float | None = None) -> Iterator[Outcome]:
+    """Yields a 'started' outcome as each variant's task is submitted, then its final outcome."""
+    ray = _ray()
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 num_cpus=None if address else os.cpu_count())
+    if gpus is None:  # a GPU per variant where the cluster has any
+        gpus = 1 if ray.cluster_resources().get("GPU", 0) else 0
+    task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=retries)(run_on_node)
+    pending: dict[Any, tuple[Variant, Path, contextlib.ExitStack, float]] = {}
+    try:
+        for variant in variants:
+            directory = variant_dir(results_dir, variant.suite, variant.id)
+            done = None if force else existing_ok(directory)
+            if done is not None:
+                yield Outcome(variant, "skipped", done, directory=directory)
+                continue
+            lock = contextlib.ExitStack()
+            try:
+                lock.enter_context(locked(directory))
+            except Busy:
+                yield Outcome(variant, "busy", directory=directory)
+                continue
+            ref = task.remote(variant.model_dump_json(), cpus, timeout)
+            pending[ref] = (variant, directory, lock, time.perf_counter())
+            yield Outcome(variant, "started", directory=directory, slot="ray")
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            variant, directory, lock, started = pending.pop(ready[0])
+            try:
+                record = _write_back(ray, ready[0], variant, directory, timeout)
+            finally:
+                lock.close()
+            yield Outcome(variant, record.status, record, time.perf_counter() - started, directory,
+                          str(record.env.get("slot") or "ray"))
+    finally:
+        for ref, (_, _, lock, _) in pending.items():
+            ray.cancel(ref, force=True)
+            lock.close()
+
+
+def _write_back(ray, ref, variant: Variant, directory: Path, timeout: float | None) -> Record:
+    """The task's files into the variant's folder, and its record (a failed one if there is none)."""
+    path = directory / "record.json"
+    if path.exists():
+        path.unlink()
+    try:
+        result = ray.get(ref)
+    except Exception as err:  # the task itself failed: its node was lost, retries used up
+        record = new_record(variant, error=f"ray task failed: {type(err).__name__}: {str(err).splitlines()[0]}",
+                            finished_at=now())
+        write_record(directory, record)
+        return record
+    for name, data in result["files"].items():
+        write_bytes_atomic(directory / name, base64.b64decode(data))
+    if path.exists():
+        record = read_record(path)
+    elif result["returncode"] is None:
+        record = new_record(variant, error=f"timed out after {timeout:g} s (--timeout or the suite's timeout:); stopped",
+                            finished_at=now())
+    else:
+        record = new_record(variant, error=f"worker exited with code {result['returncode']} without writing a record",
+                            finished_at=now())
+    if record.status != "ok":
+        record.log_tail = log_tail(directory / LOG)
+        record.env.setdefault("slot", f"ray:{result['node']}")
+        write_record(directory, record)
+    return record
