@@ -29,8 +29,6 @@ from scipy import stats as sps
 from harness.metrics.stats import N_RESAMPLES, SEED, percentile_interval, resample_counts
 from harness.registry import METRICS, load_target
 
-PAIRINGS = ("binary", "mean", "corpus")
-
 
 def pairing(metric: str) -> str | None:
     """How a registered metric is paired ("binary", "mean", "corpus"); None when unregistered."""

@@ -25,13 +25,10 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from harness.records.schema import Record
-from harness.records.store import Busy, existing_ok, locked, read_record, variant_dir, write_record
-from harness.run.outcome import Outcome, new_record
+from harness.run.outcome import LOG, Outcome, claim, ended, now
 from harness.run.slots import Slot, plan_slots
 from harness.suite.variant import Variant
 
-LOG = "log.txt"
-LOG_TAIL_LINES = 30  # of a failed variant's log, kept in its record
 POLL_SECONDS = 0.2
 TERM_GRACE_SECONDS = 10  # after SIGTERM, before SIGKILL
 
@@ -45,7 +42,7 @@ class _Child:
     lock: contextlib.ExitStack
     log: IO[bytes]
     started: float = field(default_factory=time.perf_counter)
-    started_at: str = field(default_factory=lambda: now())
+    started_at: str = field(default_factory=now)
     tee: threading.Thread | None = None
     timed_out: bool = False
 
@@ -60,17 +57,11 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, slots: 
         while queue or running:
             while free and queue:
                 variant = queue.popleft()
-                directory = variant_dir(results_dir, variant.suite, variant.id)
-                done = None if force else existing_ok(directory)
-                if done is not None:
-                    yield Outcome(variant, "skipped", done, directory=directory)
+                claimed = claim(variant, results_dir, force)
+                if isinstance(claimed, Outcome):
+                    yield claimed
                     continue
-                lock = contextlib.ExitStack()
-                try:
-                    lock.enter_context(locked(directory))
-                except Busy:
-                    yield Outcome(variant, "busy", directory=directory)
-                    continue
+                directory, lock = claimed
                 slot = free.pop(0)
                 running.append(_start(variant, directory, slot, lock, tee=len(slots) == 1))
                 yield Outcome(variant, "started", directory=directory, slot=slot.name)
@@ -96,9 +87,6 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, slots: 
 
 
 def _start(variant: Variant, directory: Path, slot: Slot, lock: contextlib.ExitStack, tee: bool) -> _Child:
-    path = directory / "record.json"
-    if path.exists():  # forced, or a failed record from before: replaced, never mixed in
-        path.unlink()
     env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false", HARNESS_SLOT=slot.name, **slot.env)
     log = open(directory / LOG, "wb")
     process = subprocess.Popen([sys.executable, "-m", "harness.run.worker", str(directory)], env=env,
@@ -137,46 +125,12 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def _finish(child: _Child, timeout: float | None) -> Record:
-    """The child's record, or a failed one saying how it died; a failed one keeps the log's tail."""
+    """The child's record, or a failed one saying how it died (outcome.ended)."""
     if child.tee is not None:
         child.tee.join()
     child.log.close()
     try:
-        path = child.directory / "record.json"
-        code = child.process.returncode
-        if child.timed_out:
-            record = new_record(child.variant, error=f"timed out after {timeout:g} s (--timeout or the suite's timeout:); "
-                                                     "stopped", started_at=child.started_at, finished_at=now())
-        elif path.exists():
-            record = read_record(path)
-        elif code < 0:
-            name = signal.Signals(-code).name
-            record = new_record(child.variant, error=f"worker killed by {name}" + (" (out of memory?)" if name == "SIGKILL" else ""),
-                                started_at=child.started_at, finished_at=now())
-        else:
-            record = new_record(child.variant, error=f"worker exited with code {code} without writing a record",
-                                started_at=child.started_at, finished_at=now())
-        if record.status != "ok":
-            record.log_tail = log_tail(child.directory / LOG)
-            record.env.setdefault("slot", child.slot.name)
-            write_record(child.directory, record)
-        return record
+        code = None if child.timed_out else child.process.returncode
+        return ended(child.variant, child.directory, code, timeout, child.slot.name, child.started_at)
     finally:
         child.lock.close()
-
-
-def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str | None:
-    """The last lines of a log, progress-bar redraws (carriage returns) reduced to their last state."""
-    try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
-    except OSError:
-        return None
-    kept = [line.rsplit("\r", 1)[-1] for line in text.splitlines()]
-    kept = [line for line in kept if line.strip()]
-    return "\n".join(kept[-lines:]) or None
-
-
-def now() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

@@ -1,15 +1,25 @@
-"""What running a variant gives: an Outcome for the executor's caller, and the record a
-variant starts from (failed until the worker says otherwise).
+"""What every executor (local.py, ray_executor.py) does around a variant's worker, in one
+place: claiming its folder (skipped when an ok record exists, busy when another run holds
+its lock), the record it starts from, and the record once the worker ended, a failed one
+saying how (killed, stopped by the timeout, exited without a record) and keeping the tail
+of its log.txt; and the Outcome each executor yields to the caller.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from harness.records.schema import Record
+from harness.records.store import Busy, existing_ok, locked, read_record, variant_dir, write_record
 from harness.suite.variant import Variant
+
+LOG = "log.txt"  # what the variant's worker printed, in its folder
+LOG_TAIL_LINES = 30  # of a failed variant's log, kept in its record
 
 
 @dataclass
@@ -29,3 +39,59 @@ def new_record(variant: Variant, **fields: Any) -> Record:
         params=variant.params, seed=variant.seed, spec=variant.model_dump(mode="json", exclude={"base_dir"}),
         **{"status": "failed", **fields},
     )
+
+
+def claim(variant: Variant, results_dir: Path, force: bool) -> tuple[Path, contextlib.ExitStack] | Outcome:
+    """(the variant's folder, its lock now held; close it when the variant has ended), with any
+    earlier record removed so a new one is never mixed with it; or the outcome that says why
+    the variant does not run (skipped: an ok record exists; busy: another run holds it)."""
+    directory = variant_dir(results_dir, variant.suite, variant.id)
+    done = None if force else existing_ok(directory)
+    if done is not None:
+        return Outcome(variant, "skipped", done, directory=directory)
+    lock = contextlib.ExitStack()
+    try:
+        lock.enter_context(locked(directory))
+    except Busy:
+        return Outcome(variant, "busy", directory=directory)
+    (directory / "record.json").unlink(missing_ok=True)
+    return directory, lock
+
+
+def ended(variant: Variant, directory: Path, code: int | None, timeout: float | None, slot: str,
+          started_at: str | None = None) -> Record:
+    """The record once the worker ended: its own, else a failed one saying how it ended (code
+    None: stopped by the timeout; negative: killed by that signal). A failed record keeps the
+    tail of the log and the slot, and is written."""
+    path = directory / "record.json"
+    if path.exists():
+        record = read_record(path)
+    else:
+        if code is None:
+            error = f"timed out after {timeout:g} s (--timeout or the suite's timeout:); stopped"
+        elif code < 0:
+            name = signal.Signals(-code).name
+            error = f"worker killed by {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
+        else:
+            error = f"worker exited with code {code} without writing a record"
+        record = new_record(variant, error=error, started_at=started_at, finished_at=now())
+    if record.status != "ok":
+        record.log_tail = log_tail(directory / LOG)
+        record.env.setdefault("slot", slot)
+        write_record(directory, record)
+    return record
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str | None:
+    """The last lines of a log, progress-bar redraws (carriage returns) reduced to their last state."""
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    kept = [line.rsplit("\r", 1)[-1] for line in text.splitlines()]
+    kept = [line for line in kept if line.strip()]
+    return "\n".join(kept[-lines:]) or None
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

@@ -28,9 +28,8 @@ from typing import Any, Iterator
 
 from harness.errors import HarnessError
 from harness.records.schema import Record
-from harness.records.store import Busy, existing_ok, locked, read_record, variant_dir, write_bytes_atomic, write_record
-from harness.run.local import LOG, log_tail, now
-from harness.run.outcome import Outcome, new_record
+from harness.records.store import write_bytes_atomic, write_record
+from harness.run.outcome import LOG, Outcome, claim, ended, new_record, now
 from harness.suite.variant import Variant
 
 INSTALL = "pip install 'harness[ray]'"
@@ -76,17 +75,11 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, address
     pending: dict[Any, tuple[Variant, Path, contextlib.ExitStack, float]] = {}
     try:
         for variant in variants:
-            directory = variant_dir(results_dir, variant.suite, variant.id)
-            done = None if force else existing_ok(directory)
-            if done is not None:
-                yield Outcome(variant, "skipped", done, directory=directory)
+            claimed = claim(variant, results_dir, force)
+            if isinstance(claimed, Outcome):
+                yield claimed
                 continue
-            lock = contextlib.ExitStack()
-            try:
-                lock.enter_context(locked(directory))
-            except Busy:
-                yield Outcome(variant, "busy", directory=directory)
-                continue
+            directory, lock = claimed
             ref = task.remote(variant.model_dump_json(), cpus, timeout)
             pending[ref] = (variant, directory, lock, time.perf_counter())
             yield Outcome(variant, "started", directory=directory, slot="ray")
@@ -106,10 +99,7 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, address
 
 
 def _write_back(ray, ref, variant: Variant, directory: Path, timeout: float | None) -> Record:
-    """The task's files into the variant's folder, and its record (a failed one if there is none)."""
-    path = directory / "record.json"
-    if path.exists():
-        path.unlink()
+    """The task's files into the variant's folder, and its record (outcome.ended)."""
     try:
         result = ray.get(ref)
     except Exception as err:  # the task itself failed: its node was lost, retries used up
@@ -119,16 +109,4 @@ def _write_back(ray, ref, variant: Variant, directory: Path, timeout: float | No
         return record
     for name, data in result["files"].items():
         write_bytes_atomic(directory / name, base64.b64decode(data))
-    if path.exists():
-        record = read_record(path)
-    elif result["returncode"] is None:
-        record = new_record(variant, error=f"timed out after {timeout:g} s (--timeout or the suite's timeout:); stopped",
-                            finished_at=now())
-    else:
-        record = new_record(variant, error=f"worker exited with code {result['returncode']} without writing a record",
-                            finished_at=now())
-    if record.status != "ok":
-        record.log_tail = log_tail(directory / LOG)
-        record.env.setdefault("slot", f"ray:{result['node']}")
-        write_record(directory, record)
-    return record
+    return ended(variant, directory, result["returncode"], timeout, f"ray:{result['node']}")
