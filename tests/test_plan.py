@@ -77,3 +77,29 @@ def test_ids_change_when_anything_that_matters_changes(write_suite, tmp_path):
     assert templated[("tiny-random-llama", "full", 0)] != base[("tiny-random-llama", "full", 0)]
     more_steps = ids(write_suite(suite.replace("steps: 2", "steps: 3")))
     assert more_steps[("tiny-random-llama", "lora-r4", 0)] != base[("tiny-random-llama", "lora-r4", 0)]
+
+
+def test_where_and_how_a_variant_runs_stay_out_of_its_id(write_suite):
+    """Resources and distribution are placement, and settings at "auto" are the hardware's
+    choice: none changes an id; a dtype or an optimizer named explicitly does."""
+    base = ids(write_suite(TINY_SUITE))
+    placed = TINY_SUITE.replace("seeds: [0]", "seeds: [0]\nresources: {gpus: 2, gpu_memory: 20GiB}\n"
+                                "distributed: {strategy: fsdp, reshard_after_forward: true}\nload_dtype: auto")
+    assert ids(write_suite(placed)) == base
+    entry = TINY_SUITE.replace("    method: full\n", "    method: full\n    resources: {gpus: 4}\n    train: {optimizer: auto}\n")
+    assert ids(write_suite(entry)) == base
+    bf16 = ids(write_suite(TINY_SUITE.replace("seeds: [0]", "seeds: [0]\nload_dtype: bf16")))
+    assert all(bf16[k] != base[k] for k in base)
+    sgd = ids(write_suite(TINY_SUITE.replace("  precision: fp32", "  precision: fp32\n  optimizer: sgd")))
+    assert sgd[("tiny-random-llama", "full", 0)] != base[("tiny-random-llama", "full", 0)]
+    assert sgd[("tiny-random-llama", "baseline", 0)] == base[("tiny-random-llama", "baseline", 0)]
+
+
+def test_placement_reaches_the_variants(write_suite):
+    suite = TINY_SUITE.replace("seeds: [0]", "seeds: [0]\nresources: {gpu_memory: 512MB}").replace(
+        "    method: full\n", "    method: full\n    resources: {gpus: 2}\n    distributed: {strategy: ddp}\n")
+    found = {v.name: v for v in plan(load_suite(write_suite(suite)))}
+    assert found["full"].world_size == 2 and found["full"].distributed.strategy == "ddp"
+    assert found["full"].resources.gpu_memory is None  # the entry's block replaces the suite's whole
+    assert found["lora-r4"].resources.gpu_memory_bytes == 512 * 10**6 and found["lora-r4"].world_size == 1
+    assert found["baseline"].resources.gpu_memory_bytes == 512 * 10**6

@@ -45,10 +45,14 @@ def validate(suite: str) -> None:
 @click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
               help="ray: times a variant's task is retried when its node is lost.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Variants at once. Default: one per GPU, or one with every core on a CPU machine; on a CPU "
+              help="Variants at once, at most. Default: as many as fit each GPU's memory by their estimates (one per "
+                   "GPU where memory or estimate is unknown), or one with every core on a CPU machine; on a CPU "
                    "machine N children share the cores (cores // N threads each).")
 @click.option("--gpus", default=None, metavar="0,2", help="The GPUs to use (default: every visible one, "
               "CUDA_VISIBLE_DEVICES respected); each variant's child sees only its own.")
+@click.option("--gpu-memory", "gpu_memory", default=None, metavar="SIZE",
+              help="GPU memory to plan with per GPU, e.g. 40GiB (default: what nvidia-smi reports); variants share "
+                   "a GPU while their memory estimates fit in it.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
               help="Stop a variant running longer than this and record it as failed.  [default: the suite's "
                    "timeout:, else none]")
@@ -56,7 +60,7 @@ def validate(suite: str) -> None:
               help="Where the HTML leaderboard goes when the run ends.  [default: leaderboards/<suite>.html]")
 @user_errors
 def run(suite: str, results_dir: str, only: str | None, force: bool, executor: str, address: str | None, retries: int,
-        jobs: int | None, gpus: str | None, timeout: float | None, leaderboard: str | None) -> None:
+        jobs: int | None, gpus: str | None, gpu_memory: str | None, timeout: float | None, leaderboard: str | None) -> None:
     """Train and evaluate every variant of SUITE, writing one record per variant.
 
     Variants with an ok record are skipped (ids hash the resolved spec and the data, so a
@@ -66,8 +70,9 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, executor: s
     """
     from harness.records.store import write_suite_copy
     from harness.run import local
-    from harness.run.slots import parse_gpus, plan_slots
+    from harness.run.slots import CpuPool, parse_gpus, plan_pool
     from harness.suite.plan import plan
+    from harness.suite.schema import memory_bytes
 
     loaded = load(suite)
     variants = plan(loaded)
@@ -81,14 +86,18 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, executor: s
         raise UserError("--jobs and --gpus are for --executor local; Ray places each variant where the cluster has room")
     if executor == "local" and (address or retries):
         raise UserError("--address and --retries are for --executor ray")
-    slots = plan_slots(parse_gpus(gpus) if gpus else None, jobs)
+    try:
+        memory = memory_bytes(gpu_memory) if gpu_memory else None
+    except ValueError as err:
+        raise UserError(f"--gpu-memory: {err}") from None
+    pool = plan_pool(parse_gpus(gpus) if gpus else None, jobs, memory=memory)
     timeout = timeout or loaded.suite.timeout
     pinned = loaded.suite.threads
-    if pinned and slots[0].threads and pinned * len(slots) > (os.cpu_count() or 1):
-        click.echo(f"note: the suite pins threads: {pinned} per variant (for numbers that repeat), so {len(slots)} at once "
-                   f"ask for {pinned * len(slots)} threads on {os.cpu_count()} cores; each will run slower", err=True)
-    where = slots[0].name if len(slots) == 1 else f"{len(slots)} slots ({', '.join(s.name for s in slots)})"
-    where = f"ray ({address or 'a local instance'})" if executor == "ray" else where
+    cpu_slots = pool.slots if isinstance(pool, CpuPool) else []
+    if pinned and cpu_slots and cpu_slots[0].threads and pinned * len(cpu_slots) > (os.cpu_count() or 1):
+        click.echo(f"note: the suite pins threads: {pinned} per variant (for numbers that repeat), so {len(cpu_slots)} at "
+                   f"once ask for {pinned * len(cpu_slots)} threads on {os.cpu_count()} cores; each will run slower", err=True)
+    where = f"ray ({address or 'a local instance'})" if executor == "ray" else pool.describe()
     click.echo(f"suite {loaded.suite.name}: {len(variants)} variant(s) on {where} -> {out}/")
 
     counts = {"ok": 0, "failed": 0, "skipped": 0, "busy": 0}
@@ -100,9 +109,10 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, executor: s
             outcomes = ray_executor.run(variants, Path(results_dir), force=force, address=address, retries=retries,
                                         timeout=timeout)
         else:
-            outcomes = local.run(variants, Path(results_dir), force=force, slots=slots, timeout=timeout)
-        # Ray runs as many at once as the cluster has room for: unknown here (0)
-        _report(outcomes, len(variants), counts, len(slots) if executor == "local" else 0)
+            outcomes = local.run(variants, Path(results_dir), force=force, pool=pool, timeout=timeout)
+        # one at a time shows the variant's own progress bar; several, a board of them
+        alone = executor == "local" and len(cpu_slots) == 1
+        _report(outcomes, len(variants), counts, alone)
     except KeyboardInterrupt:
         click.echo(f"interrupted: finished records are kept in {out}/; run again to resume", err=True)
         sys.exit(130)
@@ -129,30 +139,74 @@ def _write_leaderboard(suite_dir: Path, path: Path | None) -> None:
     click.echo(f"leaderboard: {path}")
 
 
-def _report(outcomes, total: int, counts: dict[str, int], slots: int = 1) -> None:  # slots: at once, 0 unknown
-    """One line as each variant starts (on which slot, with the time the rest should take,
-    from the variants run so far), one summary line as it ends."""
-    position, took = 0, []
-    for outcome in outcomes:
-        v = outcome.variant
-        if outcome.state == "started":
-            position += 1
-            left = total - sum(counts.values())  # this one included; later skips make it an overestimate
-            eta = f"; about {_duration(sum(took) / len(took) * left / max(slots, 1))} left" if took else ""
-            on = f" on {outcome.slot}" if slots != 1 and outcome.slot else ""
-            click.echo(f"[{position}/{total}] {v.name} (method {v.method}, seed {v.seed}){on}{eta} ...")
-            continue
-        if outcome.state in ("ok", "failed"):
-            took.append(outcome.seconds)
-        counts[outcome.state] += 1
-        if outcome.state == "skipped":
-            click.echo(f"  skip  {v.label()}: ok record exists ({outcome.directory}); --force recomputes")
-        elif outcome.state == "busy":
-            click.echo(f"  busy  {v.label()}: another run holds {outcome.directory}")
-        elif outcome.state == "ok":
-            click.echo(f"  ok    {v.label()}  {_summary(outcome.record)}  {outcome.seconds:.1f}s")
+def _report(outcomes, total: int, counts: dict[str, int], alone: bool) -> None:
+    """One line as each variant starts (where, and the time the suite has left), one summary
+    line as it ends; with several at once, a live board of the running ones (progress.py)."""
+    from harness.run.progress import Board
+
+    position, left = 0, None
+    with _BoardView(enabled=not alone) as view:
+        for outcome in outcomes:
+            if isinstance(outcome, Board):
+                left = outcome.seconds_left()
+                view.show(outcome, left)
+                continue
+            v = outcome.variant
+            if outcome.state == "started":
+                position += 1
+                eta = f"; about {_duration(left)} left" if left is not None else ""
+                on = f" on {outcome.slot}" if not alone and outcome.slot else ""
+                view.echo(f"[{position}/{total}] {v.name} (method {v.method}, seed {v.seed}){on}{eta} ...")
+                continue
+            counts[outcome.state] += 1
+            if outcome.state == "skipped":
+                view.echo(f"  skip  {v.label()}: ok record exists ({outcome.directory}); --force recomputes")
+            elif outcome.state == "busy":
+                view.echo(f"  busy  {v.label()}: another run holds {outcome.directory}")
+            elif outcome.state == "ok":
+                view.echo(f"  ok    {v.label()}  {_summary(outcome.record)}  {outcome.seconds:.1f}s")
+            else:
+                view.echo(f"  FAIL  {v.label()}: {outcome.record.error}  (log: {outcome.directory}/log.txt)")
+
+
+class _BoardView:
+    """The running variants: redrawn in place on a terminal (rich), else a line every
+    PLAIN_EVERY seconds, so a CI log shows progress without flooding."""
+
+    PLAIN_EVERY = 60.0
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.live, self.printed = enabled, None, 0.0
+
+    def __enter__(self):
+        if self.enabled and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.live import Live
+
+            self.live = Live(console=Console(stderr=True), transient=True, refresh_per_second=2)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def echo(self, line: str) -> None:
+        if self.live is not None:
+            self.live.console.print(line, markup=False, highlight=False, soft_wrap=True)
         else:
-            click.echo(f"  FAIL  {v.label()}: {outcome.record.error}  (log: {outcome.directory}/log.txt)")
+            click.echo(line)
+
+    def show(self, board, left: float | None) -> None:
+        tail = f"{len(board.running)} running, {board.queued} waiting" + (f", about {_duration(left)} left" if left else "")
+        lines = [f"  {r.line()}" for r in board.running]
+        if self.live is not None:
+            from rich.text import Text
+
+            self.live.update(Text("\n".join([*lines, tail])))
+        elif self.enabled and time.monotonic() - self.printed >= self.PLAIN_EVERY:
+            self.printed = time.monotonic()
+            click.echo("\n".join([f"... {tail}", *lines]), err=True)
 
 
 def _duration(seconds: float) -> str:

@@ -65,6 +65,9 @@ class Method:
     load_kwargs: Callable[[BaseModel], dict[str, Any]] | None = None
     # Train settings this method works well with, used where the suite does not set them.
     train_defaults: dict[str, Any] = field(default_factory=dict)
+    # The optimizer a stage's `optimizer: auto` means on a GPU (qlora: paged_adamw_32bit);
+    # None: AdamW everywhere (harness/train/optimizers.py).
+    gpu_optimizer: str | None = None
     # Extra checks beyond the pydantic model (e.g. keys forwarded to a library config).
     extra_check: Callable[[dict[str, Any]], list[Problem]] | None = None
 

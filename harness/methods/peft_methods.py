@@ -59,7 +59,7 @@ def config_kwargs(params: BaseModel, fixed: dict[str, Any], own_fields: tuple[st
 
 def peft_method(name: str, config: str, params_model: type[BaseModel], train_defaults: dict[str, Any], *,
                 fixed: dict[str, Any] | None = None, own_fields: tuple[str, ...] = (), prepare: Prepare | None = None,
-                load_kwargs: Callable[[BaseModel], dict[str, Any]] | None = None) -> Method:
+                load_kwargs: Callable[[BaseModel], dict[str, Any]] | None = None, gpu_optimizer: str | None = None) -> Method:
     """A Method that wraps the model with peft's `config` class (a name in the peft package).
 
     fixed: config values the method sets itself (dora: use_dora=True), not settable in params.
@@ -105,7 +105,7 @@ def peft_method(name: str, config: str, params_model: type[BaseModel], train_def
         return Applied(wrapped, info={**evidence, **info})
 
     return Method(name=name, params_model=params_model, apply=apply, train_defaults=train_defaults,
-                  extra_check=check, load_kwargs=load_kwargs)
+                  extra_check=check, load_kwargs=load_kwargs, gpu_optimizer=gpu_optimizer)
 
 
 class IA3Params(PeftParams):

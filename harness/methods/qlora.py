@@ -137,4 +137,7 @@ def _prepare(model, params: QloraParams):
 
 QLORA = peft_method("qlora", "LoraConfig", QloraParams,
     # The paper keeps LoRA's rates (1e-4 to 2e-4); only the base's storage changes.
-    LORA_RATE, own_fields=OWN_FIELDS, prepare=_prepare, load_kwargs=load_kwargs)
+    LORA_RATE, own_fields=OWN_FIELDS, prepare=_prepare, load_kwargs=load_kwargs,
+    # Paged AdamW, the paper's third technique: optimizer state pages to the CPU instead of
+    # running out of GPU memory on a long batch. bitsandbytes pages on CUDA only.
+    gpu_optimizer="paged_adamw_32bit")

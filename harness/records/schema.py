@@ -35,6 +35,10 @@ class Cost(BaseModel):
     total_params: int | None = None
     peak_memory_bytes: int | None = None
     peak_memory_source: str | None = None  # "rss" (CPU, whole process) or "cuda" (allocated)
+    # GPU memory the scheduler planned for (harness/run/memory.py, or resources.gpu_memory),
+    # beside the measured peak so the estimate can be judged.
+    memory_estimate_bytes: int | None = None
+    memory_estimate_source: str | None = None  # "estimate" or "resources.gpu_memory"
     train_seconds: float | None = None
     eval_seconds: float | None = None
     tokens_per_second: float | None = None  # training tokens, padding excluded
@@ -65,6 +69,11 @@ class Record(BaseModel):
     # parameter groups with their learning rates, events such as unfreezing.
     method_info: dict[str, Any] = {}
     precision: str | None = None  # what training ran in (auto resolves per machine)
+    # {"weights", "compute", "optimizer", "optimizer_state"}: the dtype each was held in
+    # (compute: training's autocast; evaluation's is each score's eval_dtype).
+    dtypes: dict[str, str] = {}
+    # {"world_size", "strategy", "backend"}: the processes that trained it (strategy None: one).
+    parallel: dict[str, Any] = {}
     env: dict[str, Any] = {}  # python, torch, transformers, peft, harness, git commit, device
     spec: dict[str, Any] = {}  # the fully resolved variant
     # Retention evals only (harness/analysis/compare.py): {eval: {metric: {"base", "tuned", "delta",

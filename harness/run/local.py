@@ -1,12 +1,14 @@
 """Run a suite's variants on this machine: a pool of slots (harness/run/slots.py), one child
-process (harness.run.worker) per variant, the next variant started the moment a slot frees.
+process (harness.run.worker, or torchrun and its ranks: harness/run/launch.py) per variant,
+the next variant started the moment its GPUs (and their memory) or a CPU slot free up.
 
 A child per variant gives each a clean peak-memory figure and keeps a crash (a segfault,
 the out-of-memory killer, a SIGKILL) to that variant: the parent then writes its failed
 record. Each child's output goes to <variant_dir>/log.txt (and, with a single slot, to the
 terminal as well, so its progress bars show); a failed record carries the last lines of
 that log. A variant running longer than `timeout` seconds is stopped (SIGTERM, then SIGKILL)
-and recorded as failed, saying so. Variants whose record exists and is ok are skipped unless
+and recorded as failed, saying so. Every BOARD_SECONDS the run yields a Board (what runs,
+at which step, what waits) for the display. Variants whose record exists and is ok are skipped unless
 forced; a variant another run holds (its lock) is reported busy and left alone.
 """
 
@@ -25,11 +27,15 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from harness.records.schema import Record
+from harness.run import memory
+from harness.run.launch import worker_command
 from harness.run.outcome import LOG, Outcome, claim, ended, now
-from harness.run.slots import Slot, plan_slots
+from harness.run.progress import Board, Running, read_progress
+from harness.run.slots import CpuPool, GpuPool, Slot, plan_pool
 from harness.suite.variant import Variant
 
 POLL_SECONDS = 0.2
+BOARD_SECONDS = 2.0
 TERM_GRACE_SECONDS = 10  # after SIGTERM, before SIGKILL
 
 
@@ -47,23 +53,33 @@ class _Child:
     timed_out: bool = False
 
 
-def run(variants: list[Variant], results_dir: Path, force: bool = False, slots: list[Slot] | None = None,
-        timeout: float | None = None) -> Iterator[Outcome]:
-    """Yields a 'started' outcome as each variant starts on a slot, then its final outcome."""
-    slots = slots or plan_slots()
-    free, queue = list(slots), deque(variants)
+def run(variants: list[Variant], results_dir: Path, force: bool = False, pool: GpuPool | CpuPool | None = None,
+        timeout: float | None = None) -> Iterator[Outcome | Board]:
+    """Yields a 'started' outcome as each variant starts, its final outcome as it ends, and a
+    Board every BOARD_SECONDS while any runs."""
+    pool = pool or plan_pool()
+    tee = isinstance(pool, CpuPool) and len(pool.slots) == 1
+    queue: deque[Variant] = deque(variants)
+    needs = {v.id: memory.estimate(v) for v in variants} if isinstance(pool, GpuPool) else {}
     running: list[_Child] = []
+    finished: list[float] = []
+    board_at = time.perf_counter()
     try:
         while queue or running:
-            while free and queue:
-                variant = queue.popleft()
+            while queue:  # in order: the next variant waits for room rather than being overtaken
+                variant = queue[0]
+                need = needs.get(variant.id)
+                slot = pool.place(need.bytes if need else None, variant.world_size)
+                if slot is None:
+                    break
+                queue.popleft()
                 claimed = claim(variant, results_dir, force)
                 if isinstance(claimed, Outcome):
+                    pool.release(slot)
                     yield claimed
                     continue
                 directory, lock = claimed
-                slot = free.pop(0)
-                running.append(_start(variant, directory, slot, lock, tee=len(slots) == 1))
+                running.append(_start(variant, directory, slot, lock, tee=tee))
                 yield Outcome(variant, "started", directory=directory, slot=slot.name)
             if not running:
                 continue
@@ -75,10 +91,14 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, slots: 
                 if child.process.poll() is None:
                     continue
                 running.remove(child)
-                free.insert(0, child.slot)  # the freed slot takes the next variant
+                pool.release(child.slot)
                 record = _finish(child, timeout)
-                yield Outcome(child.variant, record.status, record, time.perf_counter() - child.started, child.directory,
-                              child.slot.name)
+                finished.append(time.perf_counter() - child.started)
+                yield Outcome(child.variant, record.status, record, finished[-1], child.directory, child.slot.name)
+            if running and time.perf_counter() - board_at >= BOARD_SECONDS:
+                board_at = time.perf_counter()
+                yield Board([Running(c.variant.name, c.slot.name, time.perf_counter() - c.started, read_progress(c.directory))
+                             for c in running], len(queue), list(finished), max(len(running), 1))
     finally:  # interrupted (Ctrl-C) or abandoned: no child outlives the run, no lock stays held
         for child in running:
             _stop(child.process)
@@ -89,12 +109,8 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, slots: 
 def _start(variant: Variant, directory: Path, slot: Slot, lock: contextlib.ExitStack, tee: bool) -> _Child:
     env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false", HARNESS_SLOT=slot.name, **slot.env)
     log = open(directory / LOG, "wb")
-    process = subprocess.Popen([sys.executable, "-m", "harness.run.worker", str(directory)], env=env,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE if tee else log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    assert process.stdin is not None
-    process.stdin.write(variant.model_dump_json().encode())
-    process.stdin.close()
+    process = subprocess.Popen(worker_command(variant, directory), env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE if tee else log, stderr=subprocess.STDOUT, start_new_session=True)
     child = _Child(variant, directory, slot, process, lock, log)
     if tee:  # one variant at a time: its progress on the terminal too, as it happens
         child.tee = threading.Thread(target=_copy, args=(process.stdout, log), daemon=True)

@@ -1,7 +1,7 @@
 """Run a suite's variants as Ray tasks, on a cluster (`--executor ray --address ADDR`) or on
 a Ray instance started on this machine (no address).
 
-Each variant is one task asking Ray for the CPUs and GPUs of one slot; on whichever node Ray
+Each variant is one task asking Ray for its CPUs and GPUs (resources.gpus); on whichever node Ray
 places it, the task runs the same worker as the local executor (`python -m
 harness.run.worker`, a child process of its own, so peak memory and crashes stay the
 variant's) in a scratch folder, and returns every file the worker wrote (record, predictions,
@@ -20,7 +20,6 @@ import base64
 import contextlib
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any, Iterator
 from harness.errors import HarnessError
 from harness.records.schema import Record
 from harness.records.store import write_bytes_atomic, write_record
+from harness.run.launch import worker_command
 from harness.run.outcome import LOG, Outcome, claim, ended, new_record, now
 from harness.suite.variant import Variant
 
@@ -50,10 +50,11 @@ def run_on_node(variant_json: str, threads: int, timeout: float | None) -> dict[
         folder.mkdir()
         env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false", HARNESS_THREADS=str(threads),
                    HARNESS_SLOT=f"ray:{os.uname().nodename}")
+        command = worker_command(Variant.model_validate_json(variant_json), folder)
         with open(folder / LOG, "wb") as log:
             try:
-                done = subprocess.run([sys.executable, "-m", "harness.run.worker", str(folder)], input=variant_json.encode(),
-                                      stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout)
+                done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                      timeout=timeout)
                 code: int | None = done.returncode
             except subprocess.TimeoutExpired:
                 code = None
@@ -80,7 +81,8 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, address
                 yield claimed
                 continue
             directory, lock = claimed
-            ref = task.remote(variant.model_dump_json(), cpus, timeout)
+            # a variant on several GPUs asks Ray for all of them on one node (torchrun runs its ranks there)
+            ref = task.options(num_gpus=gpus * variant.world_size).remote(variant.model_dump_json(), cpus, timeout)
             pending[ref] = (variant, directory, lock, time.perf_counter())
             yield Outcome(variant, "started", directory=directory, slot="ray")
         while pending:

@@ -1,10 +1,14 @@
 """One variant, start to finish, in its own process: load the model, apply the method,
 train, evaluate, write the record.
 
-The executor starts `python -m harness.run.worker DIR` with the variant's JSON on stdin, so
-every variant gets a clean process (its own peak memory, no state leaking between
-variants, and a crash that takes down only itself). Any exception becomes a failed record
-with the error; the traceback goes to DIR/traceback.txt.
+The executor writes the variant to DIR/variant.json and starts `python -m
+harness.run.worker DIR` (harness/run/launch.py), so every variant gets a clean process (its
+own peak memory, no state leaking between variants, and a crash that takes down only
+itself); the same command reruns it by hand. A variant with resources.gpus > 1 runs as that
+many processes under torchrun, one per GPU: every rank trains (harness/train/parallel.py);
+rank 0 evaluates and writes the record, except under fsdp or deepspeed, where the weights
+are sharded and every rank takes part in each forward pass of the evaluation. Any exception
+becomes a failed record with the error; the traceback goes to DIR/traceback.txt.
 """
 
 from __future__ import annotations
@@ -28,14 +32,18 @@ from harness.evaluate.scoring import evaluate
 from harness.logs import setup_logging
 from harness.methods.base import ApplyContext, count_parameters
 from harness.models.family import eval_kinds
+from harness.models.precision import bf16_supported
 from harness.records.predictions import write_predictions
 from harness.records.schema import Cost, Record, Score
 from harness.records.store import write_record, write_text_atomic
 from harness.registry import EVAL_KINDS, METHODS
+from harness.run import memory, progress
 from harness.run.environment import describe, peak_memory, reset_peak_memory
+from harness.run.launch import VARIANT_FILE
 from harness.run.outcome import new_record
 from harness.suite.variant import Variant
 from harness.train.loop import train
+from harness.train.optimizers import dtype_name
 from harness.train.trainset import stage_check, stage_labels, stage_sources
 
 log = logging.getLogger("harness.run.worker")
@@ -45,27 +53,52 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def this_device() -> torch.device:
+    """The GPU of this rank (torchrun's LOCAL_RANK among the visible ones), else the CPU."""
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    torch.cuda.set_device(local)
+    return torch.device("cuda", local)
+
+
+def load_dtype_of(variant: Variant, device: torch.device) -> torch.dtype:
+    """The dtype weights load in: the suite's load_dtype; auto is bf16 on a GPU that has it, else fp32."""
+    name = variant.load_dtype
+    if name == "auto":
+        name = "bf16" if device.type == "cuda" and bf16_supported(device) else "fp32"
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
+
+
 def run_variant(variant: Variant, directory: Path) -> Record:
     base_dir = Path(variant.base_dir)
     record = new_record(variant, started_at=now())
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     try:
         # the suite's pinned threads, else this child's share of the cores (harness/run/slots.py)
         threads = variant.threads or int(os.environ.get("HARNESS_THREADS") or 0)
         if threads:
-            torch.set_num_threads(threads)
+            torch.set_num_threads(max(1, threads // world) if world > 1 and device_is_cpu() else threads)
         torch.manual_seed(variant.seed)
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = this_device()
         record.env = {**describe(device, base_dir), "threads": torch.get_num_threads(),
                       "slot": os.environ.get("HARNESS_SLOT"), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+        strategy = (variant.distributed.strategy if variant.distributed else "ddp") if world > 1 else None
+        record.parallel = {"world_size": world, "strategy": strategy,
+                           "backend": ("nccl" if device.type == "cuda" else "gloo") if world > 1 else None}
         reset_peak_memory(device)
 
         method = METHODS.load(variant.method)
         params = method.parse(variant.params)
-        load_kwargs = method.load_kwargs(params) if method.load_kwargs else {}
+        dtype = load_dtype_of(variant, device)
+        load_kwargs = {"dtype": dtype, **(method.load_kwargs(params) if method.load_kwargs else {})}
         family = models.family(variant.model, base_dir)
         labels = variant_labels(variant, base_dir, family)
         model, tokenizer = models.load(variant.model, base_dir, labels=labels if family == "encoder" else None, **load_kwargs)
         model = model.to(device)
+        if getattr(model, "hf_quantizer", None) is None:  # a built-in model is built in fp32; quantized weights stay as they are
+            model = model.to(dtype)
+        record.dtypes = {"weights": dtype_name(dtype), "compute": variant.eval_dtype}
         # The drift probe's samples come from the model as loaded, before any method touches it.
         samples = None
         if variant.drift_probe and family == "causal":
@@ -80,26 +113,40 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         cost = Cost(trainable_params=trainable, total_params=total)
         record.method_info = dict(applied.info)
         if method.trains and variant.stages:
-            train_stages(variant, applied, tokenizer, record, cost, labels, family)
-            if any(st.save for st in variant.stages):
+            train_stages(variant, applied, tokenizer, record, cost, labels, family, method.gpu_optimizer, directory)
+            if any(st.save for st in variant.stages) and rank == 0:
                 cost.saved_bytes = save_weights(model, directory / "weights")
+        if rank > 0 and strategy == "ddp":  # rank 0 holds the same weights and evaluates them alone
+            return record
 
         start = time.perf_counter()
-        evaluate_all(variant, model, tokenizer, record, directory, device)
+        if rank == 0:
+            progress.write_progress(directory, {"phase": "evaluate"})
+        evaluate_all(variant, model, tokenizer, record, directory, device, write=rank == 0)
         if samples is not None:
             # a probe's base is the untouched model: its drift is zero by construction
             record.drift = drift.drift(getattr(model, "base", model) if hasattr(model, "labels") else model, tokenizer, samples)
         cost.eval_seconds = round(time.perf_counter() - start, 3)
         cost.peak_memory_bytes, cost.peak_memory_source = peak_memory(device)
+        planned = memory.estimate(variant)
+        if planned is not None:
+            cost.memory_estimate_bytes, cost.memory_estimate_source = planned.bytes, planned.source
         record.cost = cost
         record.status = "ok"
     except Exception as err:  # the record says what failed; the run goes on with other variants
-        record.error = f"{type(err).__name__}: {err}"
-        write_text_atomic(directory / "traceback.txt", traceback.format_exc())
+        record.error = f"{type(err).__name__}: {err}" + (f" (rank {rank} of {world})" if world > 1 else "")
+        write_text_atomic(directory / ("traceback.txt" if rank == 0 else f"traceback-rank{rank}.txt"), traceback.format_exc())
         log.error("%s failed: %s (traceback in %s)", variant.label(), record.error, directory / "traceback.txt")
+        if rank > 0:
+            raise SystemExit(1) from None  # torchrun ends the other ranks; the executor records how
     record.finished_at = now()
-    write_record(directory, record)
+    if rank == 0:
+        write_record(directory, record)
     return record
+
+
+def device_is_cpu() -> bool:
+    return not torch.cuda.is_available()
 
 
 def variant_labels(variant: Variant, base_dir: Path, family: str) -> tuple[str, ...] | None:
@@ -120,9 +167,9 @@ def variant_labels(variant: Variant, base_dir: Path, family: str) -> tuple[str, 
     return labels
 
 
-def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: Path, device) -> None:
-    """Every eval (under bf16 autocast if eval_dtype says so), its predictions saved, and
-    how many of its examples the training data contains."""
+def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: Path, device, write: bool = True) -> None:
+    """Every eval (under bf16 autocast if eval_dtype says so), its predictions saved (unless
+    `write` is off: a rank other than 0), and how many of its examples the training data contains."""
     base_dir = Path(variant.base_dir)
     seen = training_values(variant.stages, base_dir) if variant.stages else set()
     bf16 = variant.eval_dtype == "bf16"
@@ -134,7 +181,8 @@ def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: 
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
             scores, predictions = evaluate(model, tokenizer, ev, base_dir)
         record.metrics[ev.name] = {m: Score.model_validate({**s, "eval_dtype": variant.eval_dtype}) for m, s in scores.items()}
-        write_predictions(directory, ev.name, predictions)
+        if write:
+            write_predictions(directory, ev.name, predictions)
         if seen and not EVAL_KINDS.meta(ev.kind, "own_metrics"):  # an lm-eval task's data is lm-eval's
             rows = load_split(ev.data, ev.split, base_dir, limit=ev.limit) if not ev.data.startswith("mmlu:") else []
             hits = contaminated(rows, seen)
@@ -144,22 +192,28 @@ def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: 
                             variant.label(), len(hits), len(rows), ev.name)
 
 
-def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cost, labels, family: str) -> None:
+def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cost, labels, family: str,
+                 gpu_optimizer: str | None = None, directory: Path | None = None) -> None:
     """Each stage in order on the same model; step numbers run on across stages."""
     base_dir, offset, tokens, seconds = Path(variant.base_dir), 0, 0, 0.0
     stages_info = []
+    total_steps = sum(st.steps for st in variant.stages)
+    reporter = progress.Reporter(directory, total_steps) if directory is not None else None
+    distributed = variant.distributed.model_dump() if variant.distributed else None
     for i, cfg in enumerate(variant.stages):
         desc = f"train {variant.name}" + (f" stage {i + 1}/{len(variant.stages)}" if len(variant.stages) > 1 else "")
         stage_classes = labels if cfg.label else None
         sources = stage_sources(cfg, tokenizer, base_dir, stage_classes, family)
         check = stage_check(cfg, applied.model, tokenizer, base_dir, stage_classes, family)
-        result = train(applied, tokenizer, sources, cfg, variant.seed, desc, step_offset=offset, check=check)
+        result = train(applied, tokenizer, sources, cfg, variant.seed, desc, step_offset=offset, check=check,
+                       gpu_optimizer=gpu_optimizer, distributed=distributed, progress=reporter)
         offset += cfg.steps
         tokens += result.tokens
         seconds += result.seconds
         record.train_curve += result.loss_curve
         record.validation_curve += result.validation_curve
         record.precision = result.precision
+        record.dtypes.update(compute=result.precision, optimizer=result.optimizer, optimizer_state=result.optimizer_state)
         stages_info.append({
             "steps": cfg.steps, "data": [s.name for s in sources], "param_groups": result.groups,
             **({"events": result.events} if result.events else {}),
@@ -187,11 +241,13 @@ def save_weights(model, folder: Path) -> int:
 def main() -> int:
     setup_logging()
     directory = Path(sys.argv[1])
-    variant = Variant.model_validate_json(sys.stdin.read())
+    variant = Variant.model_validate_json((directory / VARIANT_FILE).read_text(encoding="utf-8"))
     try:
         record = run_variant(variant, directory)
     except KeyboardInterrupt:  # the parent was interrupted too and says so
         return 130
+    if int(os.environ.get("RANK", "0")) > 0:
+        return 0  # rank 0's record says how the variant went
     return 0 if record.status == "ok" else 1
 
 

@@ -5,7 +5,10 @@ Train settings are layered, later wins: TrainSpec's defaults, then the method's 
 defaults (full fine-tuning wants a lower rate than LoRA), then what the suite's `train:`
 block sets, then the method entry's `train:`, then sweep values. A variant's id hashes its
 fully resolved spec and the content of the data it reads; never absolute paths, the git
-commit, or what the hardware chose (device, precision under "auto").
+commit, or what the hardware chose (device, precision under "auto"). Settings added after
+the first format (load_dtype, optimizer) join the hash only when not "auto", so ids of
+suites that do not set them stay what they were; resources and distribution are where and
+how a variant runs, not what it computes, and stay out of it.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ def plan(loaded: LoadedSuite) -> list[Variant]:
     for model in suite.models:
         variants.append(_variant(suite, base_dir, model, "baseline", "baseline", {}, [], suite.seeds[0]))
         for entry in suite.methods:
+            placement = {"resources": entry.resources or suite.resources, "distributed": entry.distributed or suite.distributed}
             for name, params, stages in expand_sweep(suite, entry):
                 for seed in suite.seeds:
-                    variants.append(_variant(suite, base_dir, model, entry.method, name, params, stages, seed))
+                    variant = _variant(suite, base_dir, model, entry.method, name, params, stages, seed)
+                    variants.append(variant.model_copy(update=placement))
     return variants
 
 
@@ -130,8 +135,9 @@ def _variant(suite: Suite, base_dir: Path, model: str, method: str, name: str, p
         "evals": [e.model_dump(mode="json") for e in evals],
         "fingerprints": fingerprints, "threads": suite.threads, "eval_dtype": suite.eval_dtype,
         "drift_probe": suite.drift_probe.model_dump() if suite.drift_probe else None,
+        "load_dtype": suite.load_dtype,
     }
-    return Variant(id=variant_id(body), base_dir=str(base_dir), **body)
+    return Variant(id=variant_id(body), base_dir=str(base_dir), resources=suite.resources, **body)
 
 
 def variant_id(body: dict[str, Any]) -> str:
@@ -140,7 +146,11 @@ def variant_id(body: dict[str, Any]) -> str:
         return "local-file" if ref is not None and sources.is_local_ref(ref) else ref
 
     canonical = json.loads(json.dumps(body, sort_keys=True, default=str))
+    if canonical.get("load_dtype") == "auto":
+        del canonical["load_dtype"]
     for stage in canonical["stages"]:
+        if stage.get("optimizer") == "auto":
+            del stage["optimizer"]
         stage["data"] = portable(stage["data"])
         for item in stage["mixture"] or []:
             item["data"] = portable(item["data"])

@@ -10,6 +10,7 @@ variant.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -91,7 +92,12 @@ class TrainSpec(_Strict):
     max_length: int = Field(default=256, gt=0)  # tokens per example, prompt + completion
     # by_length: batches of similar length (little padding), in random order.
     batching: Literal["by_length", "shuffled"] = "by_length"
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast where supported
+    # Autocast during training. auto: bf16 where the device computes it natively, else fp32;
+    # fp16 (GPUs without bf16: T4, V100) scales the loss with torch's GradScaler.
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    # auto: adamw, or the method's choice on a GPU (qlora: paged_adamw_32bit, as in the paper).
+    # The 8-bit and paged ones are bitsandbytes', adafactor is transformers', the rest torch's.
+    optimizer: Literal["auto", "adamw", "adamw_8bit", "paged_adamw_8bit", "paged_adamw_32bit", "adafactor", "sgd"] = "auto"
     validation: ValidationSpec | None = None
     select_best: str | None = None  # "loss" or a validation metric: end with the best check's weights
     save: bool = False  # save the trained weights (adapters only, for adapter methods) beside the record
@@ -118,6 +124,44 @@ class TrainSpec(_Strict):
             if self.select_best != "loss" and self.select_best not in self.validation.metrics:
                 raise ValueError(f"select_best must be 'loss' or one of validation.metrics, got {self.select_best!r}")
         return self
+
+
+_MEMORY = r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$"
+_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def memory_bytes(text: str) -> int:
+    """'20GiB' -> 21474836480; '512 MB' -> 512000000; a bare number is bytes."""
+    match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$", text)
+    if match is None or match.group(2).upper() not in {**_UNITS, "": 1}:
+        raise ValueError(f"{text!r} is not an amount of memory such as 20GiB or 512MB")
+    return int(float(match.group(1)) * _UNITS.get(match.group(2).upper(), 1))
+
+
+class ResourcesSpec(_Strict):
+    """What one variant needs of the machine (harness/run/slots.py schedules by it)."""
+
+    gpus: int = Field(default=1, ge=1)  # more than one: trained across them (see DistributedSpec)
+    # GPU memory the variant needs, e.g. "20GiB"; default: an estimate from the model's size,
+    # the method, dtypes, batch and sequence length (harness/run/memory.py). Variants share
+    # a GPU while their needs fit in its memory.
+    gpu_memory: Annotated[str, Field(pattern=_MEMORY)] | None = None
+
+    @property
+    def gpu_memory_bytes(self) -> int | None:
+        return memory_bytes(self.gpu_memory) if self.gpu_memory is not None else None
+
+
+class DistributedSpec(BaseModel):
+    """How a variant with resources.gpus > 1 trains across its GPUs, under accelerate.
+
+    Any key besides `strategy` passes to accelerate's FullyShardedDataParallelPlugin (fsdp)
+    or DeepSpeedPlugin (deepspeed) as is, e.g. {strategy: deepspeed, zero_stage: 3}.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    strategy: Literal["ddp", "fsdp", "deepspeed"] = "ddp"
 
 
 def _all_optional(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
@@ -153,6 +197,8 @@ class MethodSpec(_Strict):
     stages: list[TrainOverride] = []
     # Lists of values, one variant each: a params key, a train field, or "params.K"/"train.K".
     sweep: dict[str, list[Any]] = {}
+    resources: ResourcesSpec | None = None  # default: the suite's
+    distributed: DistributedSpec | None = None  # default: the suite's
 
     @field_validator("sweep")
     @classmethod
@@ -242,6 +288,13 @@ class Suite(_Strict):
     # fp32 by default so scores equal the reference implementations; bf16 is a speed mode,
     # recorded with the scores.
     eval_dtype: Literal["fp32", "bf16"] = "fp32"
+    # The dtype weights load in. auto: bf16 on a GPU that has it, fp32 elsewhere (on a CPU,
+    # so scores keep equalling the reference implementations); recorded with the scores.
+    load_dtype: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    # What each variant needs (a method entry may override): GPUs, GPU memory. Scheduling
+    # only: not part of any variant's id, like the device it lands on.
+    resources: ResourcesSpec = ResourcesSpec()
+    distributed: DistributedSpec | None = None  # strategy across a variant's GPUs (default ddp)
     drift_probe: DriftProbeSpec | None = None  # forgetting without data: see DriftProbeSpec
     methods: list[MethodSpec] = []
     evals: list[EvalSpec] = Field(min_length=1)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from harness.suite.schema import DriftProbeSpec, EvalSpec, TrainSpec
+from harness.suite.schema import DistributedSpec, DriftProbeSpec, EvalSpec, ResourcesSpec, TrainSpec
 
 
 class Variant(BaseModel):
@@ -31,7 +31,15 @@ class Variant(BaseModel):
     threads: int | None = None
     eval_dtype: str = "fp32"
     drift_probe: DriftProbeSpec | None = None
+    load_dtype: str = "auto"  # part of the id unless auto (then the hardware chooses, as for the device)
+    resources: ResourcesSpec = ResourcesSpec()  # scheduling: not part of the id
+    distributed: DistributedSpec | None = None  # how it spreads over resources.gpus: not part of the id
     base_dir: str = "."  # where relative paths resolve; not part of the id
+
+    @property
+    def world_size(self) -> int:
+        """Processes training this variant: one per GPU it asks for."""
+        return self.resources.gpus
 
     def label(self) -> str:
         return f"{self.name} (seed {self.seed})" if self.method != "baseline" else self.name

@@ -89,6 +89,18 @@ def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
+def loss_items(batch: dict[str, torch.Tensor], model) -> int:
+    """What the model's mean loss divides by: examples (classification), labelled tokens (an
+    encoder-decoder's decoder predicts each), or labelled tokens after the first position (a
+    decoder shifts labels by one)."""
+    labels = batch["labels"]
+    if labels.dim() == 1:
+        return len(labels)
+    if getattr(getattr(model, "config", None), "is_encoder_decoder", False):
+        return int((labels != IGNORE).sum())
+    return int((labels[:, 1:] != IGNORE).sum())
+
+
 @dataclass
 class Source:
     """One dataset's encoded examples and its share of a mixture."""

@@ -2,13 +2,16 @@
 
 The loop trains what the method hands it (Applied): its parameter groups at their own
 rates, its schedule if it brings one, its per-step hook (gradual unfreezing). Batches come
-from batching.py (loss on completion tokens only). With a validation block it checks the
+from batches.py (loss on completion tokens only). With a validation block it checks the
 model before the first step, every `every` steps and after the last, and with select_best
 it ends with the weights of the best check. Everything measured comes back in a TrainResult.
+Whether it runs in one process or as one rank of several is parallel.py's business; the
+optimizer is the stage's choice (optimizers.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -24,7 +27,9 @@ from harness.methods.base import Applied, ParamGroup
 from harness.models.precision import bf16_supported
 from harness.registry import METRICS
 from harness.suite.schema import TrainSpec
-from harness.train.batches import Source, batches, collate
+from harness.train import optimizers
+from harness.train.batches import Source, batches, collate, loss_items
+from harness.train.parallel import for_this_process
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +40,9 @@ class TrainResult:
     seconds: float
     tokens: int  # non-padding tokens seen, prompt included
     loss_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss)
-    precision: str = "fp32"
+    precision: str = "fp32"  # autocast: fp32 (none), bf16 or fp16
+    optimizer: str = "adamw"
+    optimizer_state: str = "fp32"  # the dtype of its moments
     groups: list[dict] = field(default_factory=list)  # parameter groups with their learning rates
     events: list[tuple[int, str]] = field(default_factory=list)  # (step, what happened), e.g. unfreezing
     validation_curve: list[dict] = field(default_factory=list)  # {"step": s, "loss": x, metric: y}
@@ -46,12 +53,12 @@ class TrainResult:
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
 
 
-def optimizer_for(applied: Applied, cfg: TrainSpec) -> tuple[torch.optim.Optimizer, list[dict]]:
-    """AdamW over the method's parameter groups, each at learning_rate x its scale.
+def optimizer_for(applied: Applied, cfg: TrainSpec, name: str = "adamw") -> tuple[torch.optim.Optimizer, list[dict]]:
+    """The optimizer `name` over the method's parameter groups, each at learning_rate x its scale.
 
     Weight decay applies to matrices only, not to norms and biases (the usual AdamW split).
     Parameters still frozen (gradual unfreezing) are in the optimizer already: they get no
-    gradient, so AdamW leaves them alone until they are unfrozen.
+    gradient, so the optimizer leaves them alone until they are unfrozen.
     """
     groups = applied.param_groups or [ParamGroup("all", [p for p in applied.model.parameters() if p.requires_grad])]
     torch_groups, described = [], []
@@ -63,26 +70,46 @@ def optimizer_for(applied: Applied, cfg: TrainSpec) -> tuple[torch.optim.Optimiz
         described.append({"group": g.name, "learning_rate": lr, "params": sum(p.numel() for p in g.params)})
     if not torch_groups:
         raise HarnessError("the method left no parameter to train")
-    return torch.optim.AdamW(torch_groups, lr=cfg.learning_rate), described
+    return optimizers.build(name, torch_groups, cfg.learning_rate), described
+
+
+def precision_of(cfg: TrainSpec, device: torch.device) -> str:
+    """The autocast a stage trains under: its setting, auto being bf16 where it is native."""
+    if cfg.precision != "auto":
+        return cfg.precision
+    return "bf16" if bf16_supported(device) else "fp32"
 
 
 def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, seed: int, desc: str = "train",
-          step_offset: int = 0, check: Callable[[], dict[str, float]] | None = None) -> TrainResult:
+          step_offset: int = 0, check: Callable[[], dict[str, float]] | None = None,
+          gpu_optimizer: str | None = None, distributed: dict | None = None,
+          progress: Callable[[int, float, float], None] | None = None) -> TrainResult:
     """Train for cfg.steps optimizer steps; step numbers in the result continue from step_offset
-    (earlier stages), and so do the method's schedule and hook."""
+    (earlier stages), and so do the method's schedule and hook. `gpu_optimizer` is the
+    method's optimizer under "auto" on a GPU; `distributed` the variant's block (used when
+    torchrun started several processes); `progress(step, loss, tokens_per_second)` is told
+    of every step."""
     model = applied.model
     device = next(model.parameters()).device
     torch.manual_seed(seed)
-    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_supported(device))
-    optimizer, groups = optimizer_for(applied, cfg)
+    precision = precision_of(cfg, device)
+    parallel = for_this_process(device, precision, distributed)
+    optimizer_name = optimizers.resolve(cfg.optimizer, gpu_optimizer, device)
+    optimizer, groups = optimizer_for(applied, cfg, optimizer_name)
     params = [p for g in optimizer.param_groups for p in g["params"]]
+    state = optimizers.state_dtype(optimizer_name, params[0].dtype)
+    # The scheduler is made before accelerate wraps the optimizer and stepped here once per
+    # step: accelerate's own wrapper would step it once per process.
     if applied.lr_lambda is not None:  # the method brings its own schedule (ULMFiT's slanted triangle)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: applied.lr_lambda(t + step_offset))
     else:
         schedule_name = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}[cfg.schedule]
         scheduler = get_scheduler(schedule_name, optimizer, num_warmup_steps=cfg.warmup_steps, num_training_steps=cfg.steps)
 
-    result = TrainResult(steps=cfg.steps, seconds=0.0, tokens=0, precision="bf16" if use_bf16 else "fp32", groups=groups)
+    trained, optimizer = parallel.prepare(model, optimizer)
+
+    result = TrainResult(steps=cfg.steps, seconds=0.0, tokens=0, precision=precision, groups=groups,
+                         optimizer=optimizer_name, optimizer_state=state)
     best = _Best(cfg.select_best, params) if cfg.select_best else None
 
     def validate(step: int) -> None:
@@ -99,29 +126,37 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
     start = time.perf_counter()
     model.train()
     validate(step_offset)
-    bar = tqdm(range(step_offset + 1, step_offset + cfg.steps + 1), desc=desc, unit="step", leave=False, dynamic_ncols=True)
+    bar = tqdm(range(step_offset + 1, step_offset + cfg.steps + 1), desc=desc, unit="step", leave=False,
+               dynamic_ncols=True, disable=not parallel.is_main)
     for step in bar:
         if applied.on_step is not None and (note := applied.on_step(step)):
             result.events.append((step, note))
         step_loss = 0.0
-        for _ in range(cfg.grad_accum):
-            batch = {k: v.to(device) for k, v in collate(next(stream), tokenizer.pad_token_id).items()}
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                loss = model(**batch).loss / cfg.grad_accum
-            loss.backward()
-            step_loss += loss.item()
-            result.tokens += int(batch["attention_mask"].sum())
+        for micro in range(cfg.grad_accum):
+            batch = {k: v.to(device) for k, v in collate(parallel.share(next(stream)), tokenizer.pad_token_id).items()}
+            items = loss_items(batch, model)
+            all_items, tokens = parallel.total([items, int(batch["attention_mask"].sum())])
+            # Gradients sync on the last micro-batch only (DDP); one process has nothing to sync.
+            syncing = contextlib.nullcontext() if micro == cfg.grad_accum - 1 else parallel.no_sync(trained)
+            with syncing:
+                with parallel.autocast():
+                    # This rank's share of the micro-batch's mean loss, times the world size that
+                    # DDP's average divides by again (parallel.py); exactly the loss in one process.
+                    loss = trained(**batch).loss * (items * parallel.world / all_items) / cfg.grad_accum
+                parallel.backward(loss)
+            step_loss += parallel.total([loss.item()])[0] / parallel.world
+            result.tokens += int(tokens)
         if not math.isfinite(step_loss):
             raise FloatingPointError(f"loss became {step_loss} at step {step}; lower the learning rate")
-        if cfg.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-        optimizer.step()
+        parallel.step(optimizer, trained, cfg.max_grad_norm)
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
 
         result.loss_curve.append((step, round(step_loss, 6)))
         elapsed = time.perf_counter() - start
         bar.set_postfix(loss=f"{step_loss:.4f}", tok_s=f"{result.tokens / elapsed:.0f}")
+        if progress is not None:
+            progress(step, step_loss, result.tokens / elapsed)
         if cfg.validation is not None and (step - step_offset) % cfg.validation.every == 0 and step < step_offset + cfg.steps:
             validate(step)
     bar.close()

@@ -19,7 +19,7 @@ from harness.data.builtin import default_template
 from harness.data.templates import Template, render
 from harness.errors import HarnessError
 from harness.suite.schema import TemplateSpec, TrainSpec
-from harness.train.batches import IGNORE, Source, collate, encode, encode_class, encode_seq2seq
+from harness.train.batches import Source, collate, encode, encode_class, encode_seq2seq, loss_items
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +92,7 @@ def mean_loss(model, examples: list[dict], pad_id: int, batch_size: int) -> floa
     total, tokens = 0.0, 0
     for i in range(0, len(examples), batch_size):
         batch = {k: v.to(device) for k, v in collate(examples[i : i + batch_size], pad_id).items()}
-        if batch["labels"].dim() == 1:  # classification: one label per example
-            n = len(batch["labels"])
-        elif getattr(model.config, "is_encoder_decoder", False):  # the decoder predicts every label
-            n = int((batch["labels"] != IGNORE).sum())
-        else:
-            n = int((batch["labels"][:, 1:] != IGNORE).sum())  # the model shifts labels by one
+        n = loss_items(batch, model)
         total += float(model(**batch).loss) * n
         tokens += n
     return total / tokens if tokens else math.nan

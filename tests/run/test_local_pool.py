@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.records.store import read_record
-from harness.run.slots import Slot, parse_gpus, plan_slots, visible_gpus
+from harness.run.slots import CONTEXT_BYTES, CpuPool, Gpu, GpuPool, Slot, parse_gpus, plan_pool, visible_gpus
 
 SUITE = """\
 name: pool
@@ -50,23 +50,52 @@ evals:
 """
 
 
-def test_slots_follow_gpus_jobs_and_cores(monkeypatch):
-    assert plan_slots(["0", "2"]) == [Slot("cuda:0", {"CUDA_VISIBLE_DEVICES": "0"}),
-                                      Slot("cuda:2", {"CUDA_VISIBLE_DEVICES": "2"})]
-    # more jobs than GPUs: round-robin, several variants per GPU
-    assert [s.name for s in plan_slots(["0", "1"], jobs=3)] == ["cuda:0", "cuda:1", "cuda:0"]
-    assert [s.name for s in plan_slots(["0", "1", "2"], jobs=1)] == ["cuda:0"]
+def placed(pool: GpuPool, needs: list[int | None], count: int = 1) -> list[str | None]:
+    """Where each variant in turn lands (None: it waits), nothing released in between."""
+    return [(slot.name if (slot := pool.place(need, count)) else None) for need in needs]
+
+
+def test_gpu_pool_follows_gpus_jobs_and_memory(monkeypatch):
+    GiB = 2**30
+    # memory unknown: one variant per GPU, the next waits until one frees
+    pool = plan_pool(["0", "2"])
+    assert placed(pool, [None, None, None]) == ["cuda:0", "cuda:2", None]
+    pool.release(Slot("cuda:2", gpus=("2",)))
+    assert pool.place(None).env == {"CUDA_VISIBLE_DEVICES": "2"}
+    # more jobs than GPUs: several per GPU, spread, capped at N
+    assert placed(plan_pool(["0", "1"], jobs=3), [None] * 4) == ["cuda:0", "cuda:1", "cuda:0", None]
+    assert placed(plan_pool(["0", "1", "2"], jobs=1), [None, None]) == ["cuda:0", None]
+    # memory known: variants share a GPU while their estimates (plus a CUDA context each) fit
+    pool = plan_pool(["0"], memory=10 * GiB)
+    assert placed(pool, [3 * GiB, 3 * GiB, 3 * GiB]) == ["cuda:0", "cuda:0", None]  # 3 x (3 GiB + 0.6) > 10 GiB
+    assert pool.gpus[0].planned == 2 * (3 * GiB + CONTEXT_BYTES)
+    # the fewest-loaded GPU first; an unknown need takes a GPU whole; a too-large one runs alone
+    pool = GpuPool([Gpu("0", 10 * GiB), Gpu("1", 10 * GiB)])
+    assert placed(pool, [GiB, GiB, None, GiB]) == ["cuda:0", "cuda:1", None, "cuda:0"]
+    pool = GpuPool([Gpu("0", 10 * GiB), Gpu("1", 10 * GiB)])
+    assert placed(pool, [None, GiB, 50 * GiB, GiB]) == ["cuda:0", "cuda:1", None, "cuda:1"]
+    # a variant on two GPUs holds both; released, both are free again
+    pool = GpuPool([Gpu("0", 10 * GiB), Gpu("1", 10 * GiB), Gpu("2", 10 * GiB)])
+    pair = pool.place(2 * GiB, count=2)
+    assert pair.name == "cuda:0,1" and pair.env == {"CUDA_VISIBLE_DEVICES": "0,1"}
+    trio = pool.place(2 * GiB, count=3)  # beside the pair, with room: the idle GPU first
+    assert trio.name == "cuda:2,0,1" and [g.jobs for g in pool.gpus] == [2, 2, 1]
+    pool.release(pair)
+    pool.release(trio)
+    assert [g.jobs for g in pool.gpus] == [0, 0, 0] and [g.planned for g in pool.gpus] == [0, 0, 0]
+    with pytest.raises(HarnessError, match="asks for 4 GPUs"):
+        pool.place(GiB, count=4)
     # no GPU: one slot with every core, or N slots sharing them
-    assert plan_slots([], cores=8) == [Slot("cpu")]
-    four = plan_slots([], jobs=4, cores=8)
+    assert plan_pool([], cores=8).slots == [Slot("cpu")]
+    four = plan_pool([], jobs=4, cores=8).slots
     assert [s.threads for s in four] == [2, 2, 2, 2] and four[0].env["HARNESS_THREADS"] == "2"
-    assert [s.threads for s in plan_slots([], jobs=3, cores=2)] == [1, 1, 1]  # never zero threads
+    assert [s.threads for s in plan_pool([], jobs=3, cores=2).slots] == [1, 1, 1]  # never zero threads
     with pytest.raises(HarnessError, match="at least one"):
-        plan_slots([], jobs=0)
+        plan_pool([], jobs=0)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
-    assert visible_gpus() == ["3", "5"] and [s.name for s in plan_slots()] == ["cuda:3", "cuda:5"]
+    assert visible_gpus() == ["3", "5"] and [g.id for g in plan_pool().gpus] == ["3", "5"]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    assert visible_gpus() == []
+    assert visible_gpus() == [] and isinstance(plan_pool(), CpuPool)
     assert parse_gpus("0, 2") == ["0", "2"]
     for bad in ("a", "0,0", "", "1,-1"):
         with pytest.raises(HarnessError, match="--gpus"):
@@ -83,7 +112,7 @@ def test_two_slots_run_side_by_side_and_a_freed_slot_takes_the_next_variant(writ
     suite = write_suite(SUITE.format(steps=3, methods=methods))
     result = CliRunner().invoke(main, ["run", str(suite), "--results", str(tmp_path / "r"), "--gpus", "0,1"])
     assert result.exit_code == 0, result.output
-    assert "3 variant(s) on 2 slots (cuda:0, cuda:1)" in result.output
+    assert "3 variant(s) on 2 GPU(s) (cuda:0, cuda:1)" in result.output
     found = records(tmp_path / "r" / "pool")
     base, full, lora = found["baseline"], found["full"], found["lora"]
     assert all(r.status == "ok" for r in found.values())
@@ -96,6 +125,30 @@ def test_two_slots_run_side_by_side_and_a_freed_slot_takes_the_next_variant(writ
     assert lora.env["slot"] == first.env["slot"] and lora.started_at >= first.finished_at
     for r in found.values():
         assert (tmp_path / "r" / "pool" / r.variant_id / "log.txt").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_variants_share_a_gpu_while_their_memory_estimates_fit(write_suite, tmp_path):
+    """One stand-in GPU of 10 GiB: the baseline and two small LoRA variants (estimates of a few
+    MB each, plus a CUDA context) run on it at once; one stating 9 GiB waits until it has the
+    GPU to itself."""
+    methods = ("  - {name: a, method: lora, params: {r: 4}}\n  - {name: b, method: lora, params: {r: 2}}\n"
+               "  - {name: big, method: lora, params: {r: 8}, resources: {gpu_memory: 9GiB}}\n")
+    suite = write_suite(SUITE.format(steps=3, methods=methods))
+    result = CliRunner().invoke(main, ["run", str(suite), "--results", str(tmp_path / "r"), "--gpus", "0",
+                                       "--gpu-memory", "10GiB"])
+    assert result.exit_code == 0, result.output
+    assert "4 variant(s) on 1 GPU(s) (cuda:0), packed by memory (10 GiB each)" in result.output
+    found = records(tmp_path / "r" / "pool")
+    small = [found["baseline"], found["a"], found["b"]]
+    for x in small:
+        for y in small:  # every two of them overlapped in time
+            assert x.started_at < y.finished_at
+        assert x.env["slot"] == "cuda:0" and x.cost.memory_estimate_source == "estimate"
+        assert 0 < x.cost.memory_estimate_bytes < 2**30
+    big = found["big"]
+    assert big.started_at >= max(x.finished_at for x in small)
+    assert big.cost.memory_estimate_bytes == 9 * 2**30 and big.cost.memory_estimate_source == "resources.gpu_memory"
 
 
 def worker_pid(fragment: str) -> int | None:

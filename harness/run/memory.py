@@ -1,0 +1,109 @@
+"""How much GPU memory a variant will allocate, estimated before it runs, without torch.
+
+The local executor packs variants onto a GPU while their estimates fit (harness/run/slots.py),
+and the record keeps the estimate beside the measured peak (torch.cuda.max_memory_allocated)
+so users see how good it is. A suite may state the need instead (resources.gpu_memory).
+
+The estimate is the usual account of training memory, per GPU:
+  weights     parameters x bytes of the load dtype (4-bit NF4 storage under qlora: 4.5 bits
+              with its block constants);
+  gradients   trainable parameters x 4 bytes (adapters are kept in fp32);
+  optimizer   trainable parameters x the optimizer's state bytes (AdamW: two moments);
+  activations per layer s*b*h*(34 + 5*a*s/h) bytes at 16 bits (Korthikanti et al., 2022,
+              "Reducing Activation Recomputation in Large Transformer Models"), doubled in fp32;
+              the loss's logits, s*b*V x 8 bytes (fp32 logits and their gradient); at
+              evaluation, fp32 logits of a batch of EVAL_TOKENS positions each.
+Trainable parameters follow the method's registration (catalog `trains`): all of them
+(full fine-tuning), or a small share for adapters, whose exact count needs the model built.
+The shape comes from the model's config.json (a local folder) or its registration (`shape`,
+built-in models); a hub model that is not on disk has none here, and no estimate: it then
+runs alone on its GPU.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import models
+from harness.registry import METHODS, MODELS
+from harness.suite.variant import Variant
+
+ADAPTER_SHARE = 0.02  # trainable share assumed for adapter methods (LoRA r=8 on a 135M model: 0.7 to 1.4%)
+STATE_BYTES = {"adamw": 8, "auto": 8, "adamw_8bit": 2, "paged_adamw_8bit": 2, "paged_adamw_32bit": 8,
+               "adafactor": 4, "sgd": 4}  # per trainable parameter, fp32 parameters
+WEIGHT_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "auto": 2.0}  # auto on a GPU: bf16
+NF4_BYTES = 4.5 / 8
+EVAL_TOKENS = 512  # positions per evaluated example assumed for the scoring logits
+
+
+@dataclass(frozen=True)
+class Estimate:
+    bytes: int
+    source: str  # "estimate" or "resources.gpu_memory"
+    parts: dict[str, int]  # weights, gradients, optimizer, activations
+
+
+def shape_of(ref: str, base_dir: Path) -> dict[str, Any] | None:
+    """The model's config fields that sizes follow from; None when unknown offline."""
+    kind = models.classify(ref, base_dir)
+    if kind == "builtin":
+        return MODELS.meta(ref, "shape")
+    config = models.local_path(ref, base_dir) / "config.json"
+    if kind == "local" and config.is_file():
+        try:
+            return json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def parameters(shape: dict[str, Any]) -> int | None:
+    """Parameters of a transformer from its config: embeddings, attention (grouped KV heads
+    counted), a gated or plain MLP, the output head unless tied."""
+    h = shape.get("hidden_size") or shape.get("d_model")
+    layers = shape.get("num_hidden_layers") or shape.get("num_layers")
+    vocab = shape.get("vocab_size")
+    if not (h and layers and vocab):
+        return None
+    heads = shape.get("num_attention_heads") or shape.get("num_heads") or 1
+    kv = shape.get("num_key_value_heads") or heads
+    inter = shape.get("intermediate_size") or shape.get("d_ff") or 4 * h
+    mlp = (3 if shape.get("model_type") in (None, "llama", "mistral", "qwen2", "gemma", "t5") else 2) * h * inter
+    attention = 2 * h * h + 2 * h * (h * kv // heads)
+    head = 0 if shape.get("tie_word_embeddings", True) else vocab * h
+    return vocab * h + layers * (attention + mlp + 2 * h) + h + head  # h: the final norm
+
+
+def estimate(variant: Variant) -> Estimate | None:
+    """Bytes this variant allocates on each of its GPUs at its peak, or None when unknown."""
+    stated = variant.resources.gpu_memory_bytes
+    if stated is not None:
+        return Estimate(stated, "resources.gpu_memory", {})
+    shape = shape_of(variant.model, Path(variant.base_dir))
+    total = parameters(shape) if shape else None
+    if shape is None or total is None:
+        return None
+    trains = METHODS.meta(variant.method, "trains", "all")
+    weights = total * (NF4_BYTES if METHODS.meta(variant.method, "weight_bits") == 4 else WEIGHT_BYTES[variant.load_dtype])
+    trainable = {"all": total, "adapters": total * ADAPTER_SHARE, "head": 0, "none": 0}.get(trains, total)
+    h: int = shape.get("hidden_size") or shape.get("d_model") or 0  # both known: parameters() needs them
+    heads = shape.get("num_attention_heads") or shape.get("num_heads") or 1
+    layers: int = shape.get("num_hidden_layers") or shape.get("num_layers") or 0
+    world = variant.world_size
+    activations = optimizer = 0.0
+    for stage in variant.stages:
+        b, s = -(-stage.batch_size // world), stage.max_length
+        per_layer = s * b * h * (34 + 5 * heads * s / h) * (1 if stage.precision in ("bf16", "fp16", "auto") else 2)
+        backward = trains != "none" and trains != "head"
+        activations = max(activations, (layers * per_layer if backward else 0) + 8 * s * b * shape["vocab_size"])
+        optimizer = max(optimizer, trainable * STATE_BYTES.get(stage.optimizer, 8))
+    if world > 1 and variant.distributed is not None and variant.distributed.strategy == "fsdp":
+        weights, optimizer, trainable = weights / world, optimizer / world, trainable / world  # sharded
+    # Scoring log-likelihoods computes a logit for every position of a batch.
+    scoring = max((4 * ev.batch_size * EVAL_TOKENS * shape["vocab_size"] for ev in variant.evals), default=0)
+    parts = {"weights": int(weights), "gradients": int(trainable * 4 if variant.stages else 0),
+             "optimizer": int(optimizer), "activations": int(max(activations, scoring))}
+    return Estimate(sum(parts.values()), "estimate", parts)
