@@ -16,10 +16,11 @@ import torch
 from harness.data import sources
 from harness.data.templates import Template, render
 from harness.errors import HarnessError
+from harness.evaluate import shards
 from harness.evaluate.loglik import continuation_logprobs
 from harness.evaluate.scoring import score
 from harness.suite.schema import EvalSpec
-from harness.train.batches import chat_prompt, encode_class
+from harness.train.batches import chat_prompt, collate, encode_class
 
 
 def _examples(ev: EvalSpec, base_dir: Path) -> tuple[list[dict], list[str], list[str]]:
@@ -38,15 +39,16 @@ def _examples(ev: EvalSpec, base_dir: Path) -> tuple[list[dict], list[str], list
 @torch.no_grad()
 def _with_head(model, tokenizer, prompts: list[str], ev: EvalSpec) -> list[str]:
     device = next(model.parameters()).device
-    predictions = []
-    for i in range(0, len(prompts), ev.batch_size):
+    predictions: list[str] = [""] * len(prompts)
+    done: list[int] = []
+    for i in shards.mine(range(0, len(prompts), ev.batch_size)):
         batch = [encode_class(tokenizer, p, 0, 100_000, bool(ev.chat)) for p in prompts[i : i + ev.batch_size]]
-        from harness.train.batches import collate
-
         enc = collate(batch, tokenizer.pad_token_id)
         logits = model(input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device)).logits
-        predictions += [model.labels[j] for j in logits.argmax(-1).tolist()]
-    return predictions
+        for j, k in enumerate(logits.argmax(-1).tolist()):
+            predictions[i + j] = model.labels[k]
+            done.append(i + j)
+    return shards.gather(predictions, done)
 
 
 def _by_label_words(model, tokenizer, rows, prompts, classes: list[str], ev: EvalSpec) -> list[str]:

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from harness.data import sources
 from harness.data.templates import Template, render
+from harness.evaluate import shards
 from harness.evaluate.scoring import references_of, score
 from harness.suite.schema import EvalSpec
 from harness.train.batches import chat_prompt
@@ -69,9 +70,12 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
     # A decoder continues every row from the same position; an encoder-decoder's encoder
     # reads its input padded on the right, as in training.
     tokenizer.padding_side = "right" if seq2seq else "left"
+    done: list[int] = []
     try:
-        for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False, dynamic_ncols=True):
+        for start in tqdm(shards.mine(range(0, len(order), batch_size)), desc=desc, unit="batch", leave=False,
+                          dynamic_ncols=True, disable=not shards.is_main()):
             idx = order[start : start + batch_size]
+            done += idx
             enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=specials).to(device)
             generator, inputs = soft_prompt_inputs(model, enc)
             out = generator.generate(
@@ -92,7 +96,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
                 outputs[i] = cut_at_stop(text, stop)
     finally:
         tokenizer.padding_side = side
-    return outputs
+    return shards.gather(outputs, done)
 
 
 def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, dict], list[dict]]:

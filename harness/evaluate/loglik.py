@@ -26,6 +26,8 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from tqdm.auto import tqdm
 
+from harness.evaluate import shards
+
 
 def encode_pair(tokenizer, context: str, continuation: str, specials: bool = True) -> tuple[list[int], int]:
     """(token ids, number of continuation tokens at the end). Whitespace at the end of the
@@ -91,8 +93,11 @@ def _run(model, requests: list[tuple[list[int], int, list[int] | None]], pad: in
     device = next(model.parameters()).device
     order = sorted(range(len(requests)), key=lambda i: len(requests[i][0]), reverse=True)
     out: list = [None] * len(requests)
-    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False, dynamic_ncols=True):
+    done: list[int] = []
+    for start in tqdm(shards.mine(range(0, len(order), batch_size)), desc=desc, unit="batch", leave=False,
+                      dynamic_ncols=True, disable=not shards.is_main()):
         idx = order[start : start + batch_size]
+        done += idx
         width = max(len(requests[i][0]) for i in idx)
         ids = torch.full((len(idx), width), pad, dtype=torch.long)
         mask = torch.zeros((len(idx), width), dtype=torch.long)
@@ -107,4 +112,4 @@ def _run(model, requests: list[tuple[list[int], int, list[int] | None]], pad: in
         logits = logits[:, logits.shape[1] - ids.shape[1] :]
         for row, i in enumerate(idx):
             out[i] = read(logits[row].float(), *requests[i])
-    return out
+    return shards.gather(out, done)  # the batches other ranks ran (harness/evaluate/shards.py)

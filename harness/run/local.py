@@ -87,7 +87,7 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, pool: G
             for child in list(running):
                 if timeout is not None and not child.timed_out and time.perf_counter() - child.started > timeout:
                     child.timed_out = True
-                    _stop(child.process)
+                    stop(child.process)
                 if child.process.poll() is None:
                     continue
                 running.remove(child)
@@ -101,7 +101,7 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, pool: G
                              for c in running], len(queue), list(finished), max(len(running), 1))
     finally:  # interrupted (Ctrl-C) or abandoned: no child outlives the run, no lock stays held
         for child in running:
-            _stop(child.process)
+            stop(child.process)
             child.lock.close()
             child.log.close()
 
@@ -126,7 +126,7 @@ def _copy(source: IO[bytes], log: IO[bytes]) -> None:
         sys.stderr.buffer.flush()
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen) -> None:
     """SIGTERM to the child's process group, SIGKILL if it is still there after the grace."""
     if process.poll() is not None:
         return

@@ -5,9 +5,9 @@ The executor writes the variant to DIR/variant.json and starts `python -m
 harness.run.worker DIR` (harness/run/launch.py), so every variant gets a clean process (its
 own peak memory, no state leaking between variants, and a crash that takes down only
 itself); the same command reruns it by hand. A variant with resources.gpus > 1 runs as that
-many processes under torchrun, one per GPU: every rank trains (harness/train/parallel.py);
-rank 0 evaluates and writes the record, except under fsdp or deepspeed, where the weights
-are sharded and every rank takes part in each forward pass of the evaluation. Any exception
+many processes under torchrun, one per GPU: every rank trains (harness/train/parallel.py)
+and evaluates (under DDP each rank runs its share of the batches:
+harness/evaluate/shards.py), and rank 0 writes the record and predictions. Any exception
 becomes a failed record with the error; the traceback goes to DIR/traceback.txt.
 """
 
@@ -26,7 +26,7 @@ import torch
 from harness import models
 from harness.data.sources import load_split
 from harness.errors import HarnessError
-from harness.evaluate import drift
+from harness.evaluate import drift, shards
 from harness.evaluate.contamination import contaminated, training_values
 from harness.evaluate.scoring import evaluate
 from harness.logs import setup_logging
@@ -84,6 +84,8 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         record.env = {**describe(device, base_dir), "threads": torch.get_num_threads(),
                       "slot": os.environ.get("HARNESS_SLOT"), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
         strategy = (variant.distributed.strategy if variant.distributed else "ddp") if world > 1 else None
+        if world > 1 and not torch.distributed.is_initialized():  # accelerate joins this group when training
+            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
         record.parallel = {"world_size": world, "strategy": strategy,
                            "backend": ("nccl" if device.type == "cuda" else "gloo") if world > 1 else None}
         reset_peak_memory(device)
@@ -112,17 +114,19 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         trainable, total = count_parameters(model, [p for g in applied.param_groups or [] for p in g.params])
         cost = Cost(trainable_params=trainable, total_params=total)
         record.method_info = dict(applied.info)
-        if method.trains and variant.stages:
+        trained = method.trains and bool(variant.stages)
+        if trained:
             train_stages(variant, applied, tokenizer, record, cost, labels, family, method.gpu_optimizer, directory)
             if any(st.save for st in variant.stages) and rank == 0:
                 cost.saved_bytes = save_weights(model, directory / "weights")
-        if rank > 0 and strategy == "ddp":  # rank 0 holds the same weights and evaluates them alone
-            return record
+        if strategy == "ddp" or (world > 1 and not trained):  # every rank holds the whole model: split the batches
+            shards.split_across(rank, world)
 
         start = time.perf_counter()
         if rank == 0:
             progress.write_progress(directory, {"phase": "evaluate"})
         evaluate_all(variant, model, tokenizer, record, directory, device, write=rank == 0)
+        shards.split_across(0, 1)  # the drift probe's samples are each rank's own: scored whole
         if samples is not None:
             # a probe's base is the untouched model: its drift is zero by construction
             record.drift = drift.drift(getattr(model, "base", model) if hasattr(model, "labels") else model, tokenizer, samples)

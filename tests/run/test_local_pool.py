@@ -13,6 +13,7 @@ records the slot it was given.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -107,9 +108,14 @@ def records(folder: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_two_slots_run_side_by_side_and_a_freed_slot_takes_the_next_variant(write_suite, tmp_path):
+def test_two_slots_run_side_by_side_and_a_freed_slot_takes_the_next_variant(write_suite, tmp_path, monkeypatch):
+    from harness.cli.suite_commands import _BoardView
+    from harness.run import local
+
+    monkeypatch.setattr(_BoardView, "PLAIN_EVERY", 0.0)  # every board the run yields, printed (not a terminal)
+    monkeypatch.setattr(local, "BOARD_SECONDS", 0.3)  # often enough to catch a tiny model training
     methods = "  - {name: full, method: full}\n  - {name: lora, method: lora, params: {r: 4}}\n"
-    suite = write_suite(SUITE.format(steps=3, methods=methods))
+    suite = write_suite(SUITE.format(steps=60, methods=methods))
     result = CliRunner().invoke(main, ["run", str(suite), "--results", str(tmp_path / "r"), "--gpus", "0,1"])
     assert result.exit_code == 0, result.output
     assert "3 variant(s) on 2 GPU(s) (cuda:0, cuda:1)" in result.output
@@ -125,6 +131,9 @@ def test_two_slots_run_side_by_side_and_a_freed_slot_takes_the_next_variant(writ
     assert lora.env["slot"] == first.env["slot"] and lora.started_at >= first.finished_at
     for r in found.values():
         assert (tmp_path / "r" / "pool" / r.variant_id / "log.txt").stat().st_size > 0
+    # the board: the running variants with their slot and step, read from their progress files
+    assert re.search(r"\.\.\. [12] running, [01] waiting", result.output), result.output
+    assert re.search(r"  (full|lora) \[cuda:[01]\] step \d+/60 loss \d+\.\d{4} \d+ tok/s", result.output), result.output
 
 
 @pytest.mark.slow

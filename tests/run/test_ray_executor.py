@@ -28,6 +28,7 @@ train: {data: builtin:data2text, limit: 16, steps: 2, batch_size: 2, max_length:
 seeds: [0]
 methods:
   - {name: lora, method: lora, params: {r: 4}}
+  - {name: full-ddp, method: full, resources: {gpus: 2}}   # torchrun on the task's node: two CPU ranks
 evals:
   - {name: d2t, data: builtin:data2text, split: test, limit: 4, max_new_tokens: 6, metrics: [rouge1, bleu]}
 """
@@ -45,13 +46,15 @@ def test_ray_writes_the_same_ids_scores_and_predictions_as_the_local_executor(tm
     assert local.returncode == 0, local.stdout + local.stderr
     rayed = harness("run", str(suite), "--results", "ray", "--executor", "ray", cwd=tmp_path)
     assert rayed.returncode == 0, rayed.stdout + rayed.stderr
-    assert "2 variant(s) on ray (a local instance)" in rayed.stdout
+    assert "3 variant(s) on ray (a local instance)" in rayed.stdout
     a, b = tmp_path / "local" / "rayed", tmp_path / "ray" / "rayed"
     ids = sorted(p.parent.name for p in a.glob("*/record.json"))
-    assert ids == sorted(p.parent.name for p in b.glob("*/record.json")) and len(ids) == 2
+    assert ids == sorted(p.parent.name for p in b.glob("*/record.json")) and len(ids) == 3
     for variant in ids:
         mine, theirs = read_record(a / variant / "record.json"), read_record(b / variant / "record.json")
         assert theirs.status == "ok" and theirs.env["slot"].startswith("ray:")
+        assert theirs.parallel["world_size"] == mine.parallel["world_size"] == (2 if variant.startswith("full-ddp") else 1)
+        assert theirs.train_curve == mine.train_curve
         assert {m: s.value for m, s in mine.metrics["d2t"].items()} == {m: s.value for m, s in theirs.metrics["d2t"].items()}
         rows = [[json.loads(line)["prediction"] for line in (d / variant / "predictions" / "d2t.jsonl").read_text().splitlines()]
                 for d in (a, b)]
@@ -59,7 +62,7 @@ def test_ray_writes_the_same_ids_scores_and_predictions_as_the_local_executor(tm
         assert (b / variant / "log.txt").stat().st_size > 0
     # a second run resumes like a local one: everything is skipped
     again = harness("run", str(suite), "--results", "ray", "--executor", "ray", cwd=tmp_path)
-    assert again.returncode == 0 and again.stdout.count("  skip  ") == 2, again.stdout
+    assert again.returncode == 0 and again.stdout.count("  skip  ") == 3, again.stdout
 
 
 def test_without_ray_the_executor_says_how_to_install_it(tmp_path):

@@ -73,3 +73,36 @@ def test_two_process_ddp_equals_one_process_at_the_same_batch(write_suite, tmp_p
     assert not list(two_dir.glob("traceback*"))
     assert two.cost.tokens_per_second and one.cost.train_seconds
     assert two.metrics["d2t"]["rouge1"].value == one.metrics["d2t"]["rouge1"].value
+
+
+EVALS_ONLY = """\
+name: dp-eval
+model: tiny-random-llama
+{resources}
+evals:
+  - {{name: d2t, data: builtin:data2text, split: test, limit: 7, batch_size: 2, max_new_tokens: 6, metrics: [rouge1]}}
+  - {{name: mc, kind: multiple_choice, data: builtin:arithmetic, limit: 7, batch_size: 2, metrics: [acc]}}
+"""
+
+
+@pytest.mark.slow
+def test_two_ranks_split_the_evaluation_and_gather_exactly_what_one_process_predicts(write_suite, tmp_path):
+    """The same (untrained) model evaluated by one process and by two ranks, each running every
+    other batch of 2 (7 examples: 4 batches, the last of one): the gathered predictions, down to
+    each choice's log-probability, are one process's, in the same order."""
+    runs = {}
+    for name, resources in (("one", ""), ("two", "resources: {gpus: 2}")):
+        suite = write_suite(EVALS_ONLY.format(resources=resources), f"{name}.yaml")
+        result = CliRunner().invoke(main, ["run", str(suite), "--results", str(tmp_path / name),
+                                           "--leaderboard", str(tmp_path / f"{name}.html")])
+        assert result.exit_code == 0, result.output
+        (folder,) = (tmp_path / name / "dp-eval").glob("baseline-*")
+        runs[name] = folder
+    assert runs["one"].name == runs["two"].name  # placement is not part of the id
+    assert read_record(runs["two"] / "record.json").parallel["world_size"] == 2
+    for ev in ("d2t", "mc"):
+        one = (runs["one"] / "predictions" / f"{ev}.jsonl").read_text().splitlines()
+        two = (runs["two"] / "predictions" / f"{ev}.jsonl").read_text().splitlines()
+        assert len(one) == 7 and one == two
+    log = (runs["two"] / "log.txt").read_text()  # each rank ran its own batches: 4 and 3 of the 7 examples
+    assert "rank 0 of 2 computed 4 of 7 results" in log and "rank 1 of 2 computed 3 of 7 results" in log
