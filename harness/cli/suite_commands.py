@@ -82,8 +82,9 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, executor: s
             raise UserError(f"--only {only!r} matches no variant of {suite}")
     out = Path(results_dir) / loaded.suite.name
     write_suite_copy(out, Path(suite).read_text(encoding="utf-8"))
-    if executor == "ray" and (jobs or gpus):
-        raise UserError("--jobs and --gpus are for --executor local; Ray places each variant where the cluster has room")
+    if executor == "ray" and (jobs or gpus or gpu_memory):
+        raise UserError("--jobs, --gpus and --gpu-memory are for --executor local; Ray places each variant where the "
+                        "cluster has room")
     if executor == "local" and (address or retries):
         raise UserError("--address and --retries are for --executor ray")
     try:
@@ -91,6 +92,11 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, executor: s
     except ValueError as err:
         raise UserError(f"--gpu-memory: {err}") from None
     pool = plan_pool(parse_gpus(gpus) if gpus else None, jobs, memory=memory)
+    if executor == "local" and not isinstance(pool, CpuPool):
+        wide = [v for v in variants if v.world_size > len(pool.gpus)]
+        if wide:
+            raise UserError(f"{len(wide)} variant(s) ask for more GPUs than this run has ({len(pool.gpus)}): "
+                            + ", ".join(f"{v.name} (resources.gpus: {v.world_size})" for v in wide))
     timeout = timeout or loaded.suite.timeout
     pinned = loaded.suite.threads
     cpu_slots = pool.slots if isinstance(pool, CpuPool) else []
@@ -111,7 +117,7 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, executor: s
         else:
             outcomes = local.run(variants, Path(results_dir), force=force, pool=pool, timeout=timeout)
         # one at a time shows the variant's own progress bar; several, a board of them
-        alone = executor == "local" and len(cpu_slots) == 1
+        alone = executor == "local" and pool.alone
         _report(outcomes, len(variants), counts, alone)
     except KeyboardInterrupt:
         click.echo(f"interrupted: finished records are kept in {out}/; run again to resume", err=True)

@@ -58,7 +58,7 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, pool: G
     """Yields a 'started' outcome as each variant starts, its final outcome as it ends, and a
     Board every BOARD_SECONDS while any runs."""
     pool = pool or plan_pool()
-    tee = isinstance(pool, CpuPool) and len(pool.slots) == 1
+    tee = pool.alone
     queue: deque[Variant] = deque(variants)
     needs = {v.id: memory.estimate(v) for v in variants} if isinstance(pool, GpuPool) else {}
     running: list[_Child] = []

@@ -5,10 +5,11 @@ and the record keeps the estimate beside the measured peak (torch.cuda.max_memor
 so users see how good it is. A suite may state the need instead (resources.gpu_memory).
 
 The estimate is the usual account of training memory, per GPU:
-  weights     parameters x bytes of the load dtype (4-bit NF4 storage under qlora: 4.5 bits
-              with its block constants);
-  gradients   trainable parameters x 4 bytes (adapters are kept in fp32);
-  optimizer   trainable parameters x the optimizer's state bytes (AdamW: two moments);
+  weights     parameters x bytes of the load dtype (auto on a GPU: bf16 for frozen weights,
+              fp32 for trained ones; 4-bit NF4 storage under qlora: 4.5 bits with its block
+              constants);
+  gradients   trainable parameters x their bytes (adapters are kept in fp32);
+  optimizer   trainable parameters x the optimizer's state (AdamW: two moments);
   activations per layer s*b*h*(34 + 5*a*s/h) bytes at 16 bits (Korthikanti et al., 2022,
               "Reducing Activation Recomputation in Large Transformer Models"), doubled in fp32;
               the loss's logits, s*b*V x 8 bytes (fp32 logits and their gradient); at
@@ -17,7 +18,9 @@ Trainable parameters follow the method's registration (catalog `trains`): all of
 (full fine-tuning), or a small share for adapters, whose exact count needs the model built.
 The shape comes from the model's config.json (a local folder) or its registration (`shape`,
 built-in models); a hub model that is not on disk has none here, and no estimate: it then
-runs alone on its GPU.
+runs alone on its GPU. The pool adds headroom for the allocator and a CUDA context per
+process (harness/run/slots.py); a GPU without bf16 (V100, T4) loads "auto" weights in fp32,
+twice what is counted here, so give such a run --gpu-memory with room to spare.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ from harness.registry import METHODS, MODELS
 from harness.suite.variant import Variant
 
 ADAPTER_SHARE = 0.02  # trainable share assumed for adapter methods (LoRA r=8 on a 135M model: 0.7 to 1.4%)
-STATE_BYTES = {"adamw": 8, "auto": 8, "adamw_8bit": 2, "paged_adamw_8bit": 2, "paged_adamw_32bit": 8,
-               "adafactor": 4, "sgd": 4}  # per trainable parameter, fp32 parameters
-WEIGHT_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "auto": 2.0}  # auto on a GPU: bf16
+# Optimizer state per trainable parameter, in parameter sizes (torch keeps its moments in the
+# parameter's dtype), or in bytes where bitsandbytes fixes them.
+STATE_SIZES = {"adamw": 2, "auto": 2, "adafactor": 1, "sgd": 1}
+STATE_BYTES = {"adamw_8bit": 2, "paged_adamw_8bit": 2, "paged_adamw_32bit": 8}
+WEIGHT_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0}
 NF4_BYTES = 4.5 / 8
 EVAL_TOKENS = 512  # positions per evaluated example assumed for the scoring logits
 
@@ -87,8 +92,11 @@ def estimate(variant: Variant) -> Estimate | None:
     if shape is None or total is None:
         return None
     trains = METHODS.meta(variant.method, "trains", "all")
-    weights = total * (NF4_BYTES if METHODS.meta(variant.method, "weight_bits") == 4 else WEIGHT_BYTES[variant.load_dtype])
+    # load_dtype auto on a GPU: bf16 for weights that stay frozen, fp32 for those that train (worker.py)
+    dtype = variant.load_dtype if variant.load_dtype != "auto" else ("fp32" if trains == "all" else "bf16")
+    weights = total * (NF4_BYTES if METHODS.meta(variant.method, "weight_bits") == 4 else WEIGHT_BYTES[dtype])
     trainable = {"all": total, "adapters": total * ADAPTER_SHARE, "head": 0, "none": 0}.get(trains, total)
+    param_bytes = WEIGHT_BYTES[dtype] if trains == "all" else 4.0  # peft keeps adapters in fp32
     h: int = shape.get("hidden_size") or shape.get("d_model") or 0  # both known: parameters() needs them
     heads = shape.get("num_attention_heads") or shape.get("num_heads") or 1
     layers: int = shape.get("num_hidden_layers") or shape.get("num_layers") or 0
@@ -99,11 +107,12 @@ def estimate(variant: Variant) -> Estimate | None:
         per_layer = s * b * h * (34 + 5 * heads * s / h) * (1 if stage.precision in ("bf16", "fp16", "auto") else 2)
         backward = trains != "none" and trains != "head"
         activations = max(activations, (layers * per_layer if backward else 0) + 8 * s * b * shape["vocab_size"])
-        optimizer = max(optimizer, trainable * STATE_BYTES.get(stage.optimizer, 8))
+        state = STATE_BYTES.get(stage.optimizer) or STATE_SIZES[stage.optimizer] * param_bytes
+        optimizer = max(optimizer, trainable * state)
     if world > 1 and variant.distributed is not None and variant.distributed.strategy == "fsdp":
         weights, optimizer, trainable = weights / world, optimizer / world, trainable / world  # sharded
     # Scoring log-likelihoods computes a logit for every position of a batch.
     scoring = max((4 * ev.batch_size * EVAL_TOKENS * shape["vocab_size"] for ev in variant.evals), default=0)
-    parts = {"weights": int(weights), "gradients": int(trainable * 4 if variant.stages else 0),
+    parts = {"weights": int(weights), "gradients": int(trainable * param_bytes if variant.stages else 0),
              "optimizer": int(optimizer), "activations": int(max(activations, scoring))}
     return Estimate(sum(parts.values()), "estimate", parts)

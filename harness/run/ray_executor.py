@@ -29,7 +29,6 @@ from typing import Any, Iterator
 from harness.errors import HarnessError
 from harness.records.schema import Record
 from harness.records.store import write_bytes_atomic, write_record
-from harness.run import memory
 from harness.run.launch import worker_command
 from harness.run.local import BOARD_SECONDS, stop
 from harness.run.outcome import LOG, Outcome, claim, ended, new_record, now
@@ -112,12 +111,9 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, address
                 continue
             directory, lock = claimed
             # A variant on several GPUs asks Ray for all of them on one node (torchrun runs its ranks
-            # there), and for host memory its estimate (harness/run/memory.py) where there is one.
-            need = memory.estimate(variant)
-            options: dict[str, Any] = {"num_gpus": gpus * variant.world_size}
-            if need is not None:
-                options["memory"] = need.bytes
-            ref = task.options(**options).remote(variant.model_dump_json(), cpus, timeout, board)
+            # there). Ray schedules whole GPUs and host memory, not GPU memory: packing by the
+            # memory estimate is the local executor's.
+            ref = task.options(num_gpus=gpus * variant.world_size).remote(variant.model_dump_json(), cpus, timeout, board)
             pending[ref] = (variant, directory, lock, time.perf_counter())
             yield Outcome(variant, "started", directory=directory, slot="ray")
         while pending:

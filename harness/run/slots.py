@@ -7,11 +7,12 @@ CUDA_VISIBLE_DEVICES when it is set, else every GPU `nvidia-smi` lists, with its
 (read without importing torch, so planning stays light).
 
 With GPUs (GpuPool), a variant asks for resources.gpus of them and the GPU memory of its
-estimate (harness/run/memory.py, or resources.gpu_memory): it goes to the GPUs with the
-fewest variants that still have that much memory unpromised, so several small variants
-share a large GPU while their estimates fit; a variant without an estimate (a hub model
-not on disk) or on a GPU of unknown memory runs alone on its GPU, and so does one larger
-than any GPU. `--gpus 0,2` picks GPUs (also on a machine without any, which tests use to
+estimate (harness/run/memory.py, or resources.gpu_memory), plus 10% for the allocator and
+a CUDA context: it goes to the GPUs with the fewest variants that still have that much
+memory unpromised, so several small variants share a large GPU while their estimates fit.
+Without `--jobs`, a variant without an estimate (a hub model not on disk) or on a GPU of
+unknown memory runs alone on its GPU, and so does one larger than any GPU; `--jobs N` puts
+up to ceil(N/GPUs) on each GPU where there is nothing to check. `--gpus 0,2` picks GPUs (also on a machine without any, which tests use to
 stand in for several); `--jobs N` caps the variants running at once, at most ceil(N/GPUs)
 per GPU; `--gpu-memory 40GiB` says how much of each GPU to plan with.
 
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from harness.errors import HarnessError
 
 CONTEXT_BYTES = 600 * 2**20  # a CUDA context and its workspace, per process, outside the allocator's count
+ALLOCATOR_HEADROOM = 1.1  # the caching allocator reserves more than it hands out (fragmentation)
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Slot:
     env: dict[str, str] = field(default_factory=dict)  # set in the child's environment
     threads: int | None = None  # the child's torch threads; None: torch's default (every core)
     gpus: tuple[str, ...] = ()  # the GPUs it holds
-    planned: int = 0  # bytes of GPU memory promised to it on each of them
+    planned: tuple[int, ...] = ()  # bytes of GPU memory promised to it on each of them, in order
 
 
 @dataclass
@@ -56,6 +58,7 @@ class GpuPool:
         self.gpus, self.jobs = gpus, jobs
         self.per_gpu = -(-jobs // len(gpus)) if jobs else None
         self.running = 0
+        self.alone = jobs == 1  # one variant at a time: its output may go to the terminal
 
     def describe(self) -> str:
         known = [g.memory for g in self.gpus if g.memory]
@@ -76,13 +79,14 @@ class GpuPool:
         planned = {g.id: self._claim(g, need) for g in chosen}
         self.running += 1
         ids = ",".join(g.id for g in chosen)
-        return Slot(f"cuda:{ids}", {"CUDA_VISIBLE_DEVICES": ids}, gpus=tuple(planned), planned=max(planned.values()))
+        return Slot(f"cuda:{ids}", {"CUDA_VISIBLE_DEVICES": ids}, gpus=tuple(planned), planned=tuple(planned.values()))
 
     def release(self, slot: Slot) -> None:
+        promised = dict(zip(slot.gpus, slot.planned))
         for g in self.gpus:
-            if g.id in slot.gpus:
+            if g.id in promised:
                 g.jobs -= 1
-                g.planned -= min(slot.planned, g.planned)
+                g.planned -= promised[g.id]
         self.running -= 1
 
     def _fits(self, gpu: Gpu, need: int | None) -> bool:
@@ -94,11 +98,15 @@ class GpuPool:
             return True  # --jobs asked for several per GPU, and there is nothing to check
         if gpu.memory is None or need is None:
             return False
-        return gpu.planned + need + CONTEXT_BYTES <= gpu.memory
+        return gpu.planned + self._room(need) <= gpu.memory
+
+    @staticmethod
+    def _room(need: int) -> int:
+        return int(need * ALLOCATOR_HEADROOM) + CONTEXT_BYTES
 
     def _claim(self, gpu: Gpu, need: int | None) -> int:
         # An unknown need takes the whole GPU, so nothing is packed beside it.
-        take = need + CONTEXT_BYTES if need is not None else (gpu.memory or 0)
+        take = self._room(need) if need is not None else (gpu.memory or 0)
         gpu.jobs += 1
         gpu.planned += take
         return take
@@ -109,6 +117,7 @@ class CpuPool:
 
     def __init__(self, slots: list[Slot]):
         self.slots, self.free = slots, list(slots)
+        self.alone = len(slots) == 1
 
     def describe(self) -> str:
         return self.slots[0].name if len(self.slots) == 1 else f"{len(self.slots)} slots ({', '.join(s.name for s in self.slots)})"

@@ -47,6 +47,7 @@ from harness.train.optimizers import dtype_name
 from harness.train.trainset import stage_check, stage_labels, stage_sources
 
 log = logging.getLogger("harness.run.worker")
+RANK_EXIT_GRACE_SECONDS = 5
 
 
 def now() -> str:
@@ -63,10 +64,14 @@ def this_device() -> torch.device:
 
 
 def load_dtype_of(variant: Variant, device: torch.device) -> torch.dtype:
-    """The dtype weights load in: the suite's load_dtype; auto is bf16 on a GPU that has it, else fp32."""
+    """The dtype weights load in: the suite's load_dtype. auto is bf16 on a GPU that has it when
+    the method leaves the weights frozen (adapters, a probe's head: peft keeps its adapters in
+    fp32), and fp32 otherwise: weights the optimizer updates stay fp32 under bf16 autocast, as
+    mixed-precision training keeps them, and a CPU computes in fp32 for the reference scores."""
     name = variant.load_dtype
     if name == "auto":
-        name = "bf16" if device.type == "cuda" and bf16_supported(device) else "fp32"
+        frozen = METHODS.meta(variant.method, "trains", "all") != "all"
+        name = "bf16" if device.type == "cuda" and bf16_supported(device) and frozen else "fp32"
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
 
 
@@ -84,6 +89,9 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         record.env = {**describe(device, base_dir), "threads": torch.get_num_threads(),
                       "slot": os.environ.get("HARNESS_SLOT"), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
         strategy = (variant.distributed.strategy if variant.distributed else "ddp") if world > 1 else None
+        if strategy in ("fsdp", "deepspeed") and any(st.save or st.select_best for st in variant.stages):
+            raise HarnessError(f"save and select_best need the whole weights in one process; strategy {strategy} "
+                               "shards them: use strategy ddp, or leave them out")
         if world > 1 and not torch.distributed.is_initialized():  # accelerate joins this group when training
             torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
         record.parallel = {"world_size": world, "strategy": strategy,
@@ -142,7 +150,11 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         write_text_atomic(directory / ("traceback.txt" if rank == 0 else f"traceback-rank{rank}.txt"), traceback.format_exc())
         log.error("%s failed: %s (traceback in %s)", variant.label(), record.error, directory / "traceback.txt")
         if rank > 0:
-            raise SystemExit(1) from None  # torchrun ends the other ranks; the executor records how
+            # torchrun ends the other ranks once one exits with an error. Rank 0 often failed the
+            # same way (a setting every rank checks): give it the moment it needs to write its
+            # record; one blocked waiting on this rank is ended, and the executor records how.
+            time.sleep(RANK_EXIT_GRACE_SECONDS)
+            raise SystemExit(1) from None
     record.finished_at = now()
     if rank == 0:
         write_record(directory, record)

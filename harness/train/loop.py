@@ -93,10 +93,18 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
     device = next(model.parameters()).device
     torch.manual_seed(seed)
     precision = precision_of(cfg, device)
-    parallel = for_this_process(device, precision, distributed)
+    parallel = for_this_process(device, precision, distributed, cfg.batch_size, cfg.grad_accum)
+    if parallel.world > 1 and applied.on_step is not None:
+        # DDP syncs the gradients of the parameters that train when it wraps the model; one
+        # unfrozen later would never be synced.
+        raise HarnessError("gradual unfreezing cannot run on several processes (resources.gpus > 1); "
+                           "train this variant on one GPU")
     optimizer_name = optimizers.resolve(cfg.optimizer, gpu_optimizer, device)
     optimizer, groups = optimizer_for(applied, cfg, optimizer_name)
     params = [p for g in optimizer.param_groups for p in g["params"]]
+    if precision == "fp16" and any(p.dtype == torch.float16 for p in params):
+        raise HarnessError("precision fp16 scales gradients of fp32 weights; these weights are fp16 "
+                           "(load_dtype: fp16): load them in fp32, autocast computes in fp16")
     state = optimizers.state_dtype(optimizer_name, params[0].dtype)
     # The scheduler is made before accelerate wraps the optimizer and stepped here once per
     # step: accelerate's own wrapper would step it once per process.
@@ -140,9 +148,12 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
             syncing = contextlib.nullcontext() if micro == cfg.grad_accum - 1 else parallel.no_sync(trained)
             with syncing:
                 with parallel.autocast():
+                    out = trained(**batch)
                     # This rank's share of the micro-batch's mean loss, times the world size that
                     # DDP's average divides by again (parallel.py); exactly the loss in one process.
-                    loss = trained(**batch).loss * (items * parallel.world / all_items) / cfg.grad_accum
+                    # A share without loss tokens adds nothing, but still takes part in the sync.
+                    share = items * parallel.world / all_items if all_items else 0.0
+                    loss = (out.loss * share if items else out.logits.sum() * 0.0) / cfg.grad_accum
                 parallel.backward(loss)
             step_loss += parallel.total([loss.item()])[0] / parallel.world
             result.tokens += int(tokens)

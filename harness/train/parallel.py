@@ -3,12 +3,14 @@
 The loop (harness/train/loop.py) talks to one of two objects with the same methods, so it
 reads the same either way:
 
-* `Single`: this process alone. Autocast in the stage's precision; fp16 scales the loss
-  with torch's GradScaler (GPUs without bf16).
+* `Single`: this process alone.
 * `Distributed`: one of `world` processes started by torchrun (harness/run/launch.py), each
   on its own GPU, or its own CPU cores over gloo. accelerate.Accelerator wraps the model
   (DDP, FSDP or DeepSpeed, from the variant's `distributed` block; any key besides
-  `strategy` goes to accelerate's plugin as is) and owns precision and gradient sync.
+  `strategy` goes to accelerate's plugin as is) and syncs the gradients.
+
+Both autocast in the stage's precision, and under fp16 scale the loss with torch's GradScaler
+(GPUs without bf16).
 
 Every rank draws the same batches (same seed) and trains on its contiguous share of each.
 The loss each rank back-propagates is its mean loss weighted by its share of the micro-batch's
@@ -31,15 +33,25 @@ from harness.errors import HarnessError
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-class Single:
-    """Training in this process alone."""
-
-    rank, world, is_main = 0, 1, True
-    strategy = None
+class _Precision:
+    """Autocast in the stage's precision, and torch's GradScaler under fp16, the same in one
+    process and in several: accelerate is not given the precision, since it would wrap the
+    model's forward in autocast for good, and evaluation after training would run in it too."""
 
     def __init__(self, device: torch.device, precision: str):
         self.device, self.precision = device, precision
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=DTYPES.get(self.precision, torch.float32),
+                              enabled=self.precision in DTYPES)
+
+
+class Single(_Precision):
+    """Training in this process alone."""
+
+    rank, world, is_main = 0, 1, True
+    strategy = None
 
     def prepare(self, model, optimizer):
         return model, optimizer
@@ -49,10 +61,6 @@ class Single:
 
     def total(self, values: list[float]) -> list[float]:
         return values
-
-    def autocast(self):
-        return torch.autocast(self.device.type, dtype=DTYPES.get(self.precision, torch.float32),
-                              enabled=self.precision in DTYPES)
 
     def no_sync(self, model):
         return contextlib.nullcontext()
@@ -68,18 +76,16 @@ class Single:
         self.scaler.step(optimizer)  # skipped when fp16 gradients overflowed
         self.scaler.update()
 
-    def wait(self) -> None:
-        pass
 
-
-class Distributed:
+class Distributed(_Precision):
     """This process as one rank of a torchrun group, through accelerate."""
 
-    def __init__(self, device: torch.device, precision: str, strategy: str, options: dict[str, Any]):
+    def __init__(self, device: torch.device, precision: str, strategy: str, options: dict[str, Any],
+                 micro_batch: int, grad_accum: int):
         from accelerate import Accelerator
 
-        self.device, self.precision, self.strategy = device, precision, strategy
-        mixed = precision if precision in DTYPES else "no"
+        super().__init__(device, precision)
+        self.strategy = strategy
         kwargs: dict[str, Any] = {}
         if strategy == "fsdp":
             if device.type != "cuda":
@@ -89,16 +95,22 @@ class Distributed:
 
             kwargs["fsdp_plugin"] = FullyShardedDataParallelPlugin(**{"fsdp_version": 2, **options})
         elif strategy == "deepspeed":
-            from accelerate.utils import DeepSpeedPlugin
-
             try:
                 import deepspeed  # noqa: F401  (accelerate needs it; say so before it fails deeper)
             except ImportError:
                 raise HarnessError("distributed.strategy deepspeed needs DeepSpeed: pip install deepspeed") from None
-            kwargs["deepspeed_plugin"] = DeepSpeedPlugin(**options)
+            if grad_accum > 1 or precision == "fp16":
+                raise HarnessError("with distributed.strategy deepspeed, set gradient accumulation and fp16 in DeepSpeed's "
+                                   "own config (train.grad_accum: 1, train.precision: bf16 or fp32)")
+            from accelerate.utils import DeepSpeedPlugin
+
+            plugin = DeepSpeedPlugin(**options)
+            # No dataloader goes through accelerate, so it cannot fill in DeepSpeed's batch size itself.
+            plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = micro_batch
+            kwargs["deepspeed_plugin"] = plugin
         elif options:
             raise HarnessError(f"distributed: strategy ddp takes no further keys, got {sorted(options)}")
-        self.accelerator = Accelerator(cpu=device.type != "cuda", mixed_precision=mixed, **kwargs)
+        self.accelerator = Accelerator(cpu=device.type != "cuda", mixed_precision="no", **kwargs)
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
         self.is_main = self.accelerator.is_main_process
 
@@ -119,27 +131,25 @@ class Distributed:
         summed = self.accelerator.reduce(torch.tensor(values, dtype=torch.float64, device=self.accelerator.device), "sum")
         return [float(v) for v in summed]
 
-    def autocast(self):
-        return self.accelerator.autocast()
-
     def no_sync(self, model):
         return self.accelerator.no_sync(model)
 
     def backward(self, loss: torch.Tensor) -> None:
-        self.accelerator.backward(loss)
+        self.accelerator.backward(self.scaler.scale(loss))
 
     def step(self, optimizer, model, max_grad_norm: float | None) -> None:
         if max_grad_norm is not None:
+            self.scaler.unscale_(optimizer)
             self.accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
-        optimizer.step()
-
-    def wait(self) -> None:
-        self.accelerator.wait_for_everyone()
+        self.scaler.step(optimizer)
+        self.scaler.update()
 
 
-def for_this_process(device: torch.device, precision: str, distributed: dict[str, Any] | None) -> Single | Distributed:
+def for_this_process(device: torch.device, precision: str, distributed: dict[str, Any] | None,
+                     batch_size: int = 1, grad_accum: int = 1) -> Single | Distributed:
     """Distributed when torchrun started this process as one of several, else Single."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
         return Single(device, precision)
     options = dict(distributed or {})
-    return Distributed(device, precision, options.pop("strategy", "ddp"), options)
+    return Distributed(device, precision, options.pop("strategy", "ddp"), options, -(-batch_size // world), grad_accum)

@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.records.store import read_record
-from harness.run.slots import CONTEXT_BYTES, CpuPool, Gpu, GpuPool, Slot, parse_gpus, plan_pool, visible_gpus
+from harness.run.slots import ALLOCATOR_HEADROOM, CONTEXT_BYTES, CpuPool, Gpu, GpuPool, Slot, parse_gpus, plan_pool, visible_gpus
 
 SUITE = """\
 name: pool
@@ -60,16 +60,17 @@ def test_gpu_pool_follows_gpus_jobs_and_memory(monkeypatch):
     GiB = 2**30
     # memory unknown: one variant per GPU, the next waits until one frees
     pool = plan_pool(["0", "2"])
-    assert placed(pool, [None, None, None]) == ["cuda:0", "cuda:2", None]
-    pool.release(Slot("cuda:2", gpus=("2",)))
+    first, second = pool.place(None), pool.place(None)
+    assert (first.name, second.name, pool.place(None)) == ("cuda:0", "cuda:2", None)
+    pool.release(second)
     assert pool.place(None).env == {"CUDA_VISIBLE_DEVICES": "2"}
     # more jobs than GPUs: several per GPU, spread, capped at N
     assert placed(plan_pool(["0", "1"], jobs=3), [None] * 4) == ["cuda:0", "cuda:1", "cuda:0", None]
     assert placed(plan_pool(["0", "1", "2"], jobs=1), [None, None]) == ["cuda:0", None]
-    # memory known: variants share a GPU while their estimates (plus a CUDA context each) fit
+    # memory known: variants share a GPU while their estimates (plus 10% and a CUDA context each) fit
     pool = plan_pool(["0"], memory=10 * GiB)
-    assert placed(pool, [3 * GiB, 3 * GiB, 3 * GiB]) == ["cuda:0", "cuda:0", None]  # 3 x (3 GiB + 0.6) > 10 GiB
-    assert pool.gpus[0].planned == 2 * (3 * GiB + CONTEXT_BYTES)
+    assert placed(pool, [3 * GiB, 3 * GiB, 3 * GiB]) == ["cuda:0", "cuda:0", None]  # 3 x (3.3 GiB + 0.59) > 10 GiB
+    assert pool.gpus[0].planned == 2 * (int(3 * GiB * ALLOCATOR_HEADROOM) + CONTEXT_BYTES)
     # the fewest-loaded GPU first; an unknown need takes a GPU whole; a too-large one runs alone
     pool = GpuPool([Gpu("0", 10 * GiB), Gpu("1", 10 * GiB)])
     assert placed(pool, [GiB, GiB, None, GiB]) == ["cuda:0", "cuda:1", None, "cuda:0"]
@@ -101,6 +102,15 @@ def test_gpu_pool_follows_gpus_jobs_and_memory(monkeypatch):
     for bad in ("a", "0,0", "", "1,-1"):
         with pytest.raises(HarnessError, match="--gpus"):
             parse_gpus(bad)
+
+
+def test_a_variant_wider_than_the_run_is_bad_input(write_suite, tmp_path):
+    methods = "  - {name: wide, method: full, resources: {gpus: 3}}\n"
+    result = CliRunner().invoke(main, ["run", str(write_suite(SUITE.format(steps=1, methods=methods))),
+                                       "--results", str(tmp_path / "r"), "--gpus", "0,1"])
+    assert result.exit_code == 2
+    assert "1 variant(s) ask for more GPUs than this run has (2): wide (resources.gpus: 3)" in result.output
+    assert not (tmp_path / "r" / "pool").exists() or not list((tmp_path / "r" / "pool").glob("*/record.json"))
 
 
 def records(folder: Path) -> dict:

@@ -33,8 +33,8 @@ def test_estimate_worked_out_by_hand(write_suite):
     #   plus logits 8*128*2*259 = 530,432: 5,380,096 (more than scoring's 4*8*512*259 = 4,243,456).
     assert lora.parts == {"weights": 214_400, "gradients": 8_576, "optimizer": 17_152, "activations": 5_380_096}
     assert lora.bytes == 5_620_224 and lora.source == "estimate"
-    full = estimate(found["full"])  # every parameter trains
-    assert full.parts["gradients"] == 428_800 and full.parts["optimizer"] == 857_600
+    full = estimate(found["full"])  # every parameter trains, so auto keeps the weights in fp32
+    assert full.parts["weights"] == 428_800 and full.parts["gradients"] == 428_800 and full.parts["optimizer"] == 857_600
     base = estimate(found["baseline"])  # no training: weights and the scoring logits
     assert base.parts == {"weights": 214_400, "gradients": 0, "optimizer": 0, "activations": 4_243_456}
     stated = TINY_SUITE.replace("seeds: [0]", "seeds: [0]\nresources: {gpu_memory: 1.5GiB}")

@@ -40,6 +40,7 @@ train:
 methods:
   - {name: one, method: full}
   - {name: two, method: full, resources: {gpus: 2}}
+  - {name: unfreezing, method: ulmfit, params: {gradual_unfreezing: true}, resources: {gpus: 2}}
 evals:
   - name: d2t
     data: builtin:data2text
@@ -54,8 +55,9 @@ evals:
 def test_two_process_ddp_equals_one_process_at_the_same_batch(write_suite, tmp_path):
     result = CliRunner().invoke(main, ["run", str(write_suite(SUITE)), "--results", str(tmp_path / "r"),
                                        "--leaderboard", str(tmp_path / "lb.html")])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # the unfreezing variant cannot run on two processes
     found = {r.name: (p.parent, r) for p, r in ((p, read_record(p)) for p in (tmp_path / "r" / "ddp").glob("*/record.json"))}
+    assert found["unfreezing"][1].error.startswith("HarnessError: gradual unfreezing cannot run on several processes")
     (one_dir, one), (two_dir, two) = found["one"], found["two"]
     assert one.parallel == {"world_size": 1, "strategy": None, "backend": None}
     assert two.parallel == {"world_size": 2, "strategy": "ddp", "backend": "gloo"}
