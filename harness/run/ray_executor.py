@@ -29,6 +29,7 @@ from typing import Any, Iterator
 from harness.errors import HarnessError
 from harness.records.schema import Record
 from harness.records.store import write_bytes_atomic, write_record
+from harness.run import memory
 from harness.run.launch import worker_command
 from harness.run.local import BOARD_SECONDS, stop
 from harness.run.outcome import LOG, Outcome, claim, ended, new_record, now
@@ -111,9 +112,11 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, address
                 continue
             directory, lock = claimed
             # A variant on several GPUs asks Ray for all of them on one node (torchrun runs its ranks
-            # there). Ray schedules whole GPUs and host memory, not GPU memory: packing by the
-            # memory estimate is the local executor's.
-            ref = task.options(num_gpus=gpus * variant.world_size).remote(variant.model_dump_json(), cpus, timeout, board)
+            # there), and for the host memory it needs (host_memory).
+            options: dict[str, Any] = {"num_gpus": gpus * variant.world_size}
+            if (host := host_memory(variant, on_gpus=bool(gpus))) is not None:
+                options["memory"] = host
+            ref = task.options(**options).remote(variant.model_dump_json(), cpus, timeout, board)
             pending[ref] = (variant, directory, lock, time.perf_counter())
             yield Outcome(variant, "started", directory=directory, slot="ray")
         while pending:
@@ -135,6 +138,20 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, address
         for ref, (_, _, lock, _) in pending.items():
             ray.cancel(ref, force=True)
             lock.close()
+
+
+def host_memory(variant: Variant, on_gpus: bool) -> int | None:
+    """Host memory (what Ray's `memory` resource counts) a variant's task needs, by the estimate
+    of harness/run/memory.py: on a CPU the whole of it, weights in fp32 as the CPU loads them;
+    on a GPU the weights, which pass through host memory as they load. Ray schedules whole
+    GPUs, not GPU memory: packing variants onto a GPU by their estimates is the local executor's.
+    None when there is no estimate (or only a stated resources.gpu_memory)."""
+    if not on_gpus and variant.load_dtype == "auto":
+        variant = variant.model_copy(update={"load_dtype": "fp32"})
+    need = memory.estimate(variant)
+    if need is None or not need.parts:
+        return None
+    return (need.parts["weights"] if on_gpus else need.bytes) * variant.world_size  # every rank holds its own
 
 
 def _write_back(ray, ref, variant: Variant, directory: Path, timeout: float | None) -> Record:
