@@ -3,6 +3,11 @@ padding, length-sorted batches, KV cache, stop strings.
 
 Left padding puts every prompt's last token at the same position, so one forward pass
 continues them all; sorting by length keeps padding (wasted compute) small.
+
+A stop string ends an answer only once the answer has begun: whitespace before its first
+character is skipped, and a stop string found there does not count. Many instruct models
+open their answer with a newline; with the usual stop string "\n", the answer would
+otherwise be empty, and the eval would score the prompt format instead of the model.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from harness.data import sources
 from harness.data.templates import Template, render
@@ -21,9 +27,25 @@ from harness.train.batches import chat_prompt
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:
-    """The text up to the first stop string (the stop string itself dropped)."""
-    ends = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    """The text up to the first stop string that comes after the answer's first
+    non-whitespace character (the stop string itself dropped; the evaluators strip the
+    whitespace around an answer)."""
+    begun = len(text) - len(text.lstrip()) + 1
+    ends = [i for i in (text.find(s, begun) for s in stop if s) if i >= 0]
     return text[: min(ends)] if ends else text
+
+
+class StopAfterAnswer(StoppingCriteria):
+    """Ends a row once its new text holds a stop string after the answer began (cut_at_stop's
+    rule), instead of transformers' stop_strings, which ends it at a leading stop string."""
+
+    def __init__(self, tokenizer, stop: list[str], start: int):
+        self.tokenizer, self.stop, self.start = tokenizer, [s for s in stop if s], start
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        texts = self.tokenizer.batch_decode(input_ids[:, self.start :], skip_special_tokens=True)
+        done = [cut_at_stop(t, self.stop) != t for t in texts]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
 def _encoder_decoder(model) -> bool:
@@ -78,6 +100,9 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
             done += idx
             enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=specials).to(device)
             generator, inputs = soft_prompt_inputs(model, enc)
+            # generate returns the prompt too when given ids, only the new tokens when given
+            # embeddings (an encoder-decoder returns the decoder's tokens alone)
+            start = inputs["input_ids"].shape[1] if "input_ids" in inputs and not seq2seq else 0
             out = generator.generate(
                 **inputs,
                 max_new_tokens=max_new_tokens,
@@ -86,12 +111,9 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
                 use_cache=True,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
-                stop_strings=[s for s in stop if s] or None,
-                tokenizer=tokenizer,
+                stopping_criteria=StoppingCriteriaList([StopAfterAnswer(tokenizer, stop, start)]) if any(stop) else None,
             )
-            # generate returns the prompt too when given ids, only the new tokens when given embeddings
-            # (an encoder-decoder returns the decoder's tokens alone)
-            new_tokens = out[:, inputs["input_ids"].shape[1] :] if "input_ids" in inputs and not seq2seq else out
+            new_tokens = out[:, start:]
             for i, text in zip(idx, tokenizer.batch_decode(new_tokens, skip_special_tokens=True)):
                 outputs[i] = cut_at_stop(text, stop)
     finally:

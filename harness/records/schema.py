@@ -65,6 +65,9 @@ class Record(BaseModel):
     drift: dict[str, Any] | None = None  # the drift probe: {value, ci_low, ci_high, n, tokens}
     # eval name -> {"count", "n", "ids"}: eval examples also found in the training data
     contamination: dict[str, dict[str, Any]] = {}
+    # generation evals: {eval: {"count", "n"}}, how many predictions are empty (a variant whose
+    # answers are mostly empty is scored on its prompt format more than on what it can do)
+    empty_predictions: dict[str, dict[str, int]] = {}
     # Evidence the method ran: 4-bit layer count, virtual tokens, trainable blocks,
     # parameter groups with their learning rates, events such as unfreezing.
     method_info: dict[str, Any] = {}

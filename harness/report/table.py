@@ -86,6 +86,7 @@ class Run:
     cells: dict[str, Cell]
     train_curve: list[tuple[int, float]]
     contamination: dict[str, dict[str, Any]]
+    empty_predictions: dict[str, dict[str, int]]
     started_at: str | None
     finished_at: str | None
     vs_best: dict[str, dict[str, Any]]  # column key -> the record's vs_best (p_value, best)
@@ -160,6 +161,10 @@ def build_table(suite_dir: Path) -> Table:
             for ev, hit in run.contamination.items():
                 notes.append(f"{row.name} (seed {run.seed}): {hit.get('count')} of {hit.get('n')} examples of eval "
                              f"{ev} also appear in its training data; its scores there may be inflated")
+            for ev, empty in run.empty_predictions.items():
+                if empty["n"] and empty["count"] * 2 > empty["n"]:
+                    notes.append(f"{row.name} (seed {run.seed}): {empty['count']} of {empty['n']} predictions of eval {ev} "
+                                 "are empty: its scores there are those of no answer at all (open its predictions)")
     suite_copy = suite_dir / SUITE_COPY
     first = records[0]
     return Table(
@@ -301,7 +306,8 @@ def _rows(records: list[Record], columns: list[Column]) -> list[Row]:
         for record in sorted(group, key=lambda r: r.seed):
             cells, vs_best = _run_cells(record, columns) if record.status == "ok" else ({}, {})
             runs.append(Run(record.variant_id, record.seed, record.status, record.error, cells,
-                            [(step, loss) for step, loss in record.train_curve], record.contamination, record.started_at,
+                            [(step, loss) for step, loss in record.train_curve], record.contamination,
+                            record.empty_predictions, record.started_at,
                             record.finished_at, vs_best, record.env))
         row = Row(f"{model}/{name}", name, model, group[0].method, group[0].params, runs)
         row.cells = {c.key: cell for c in columns if (cell := _fold([r.cells.get(c.key) for r in runs])) is not None}

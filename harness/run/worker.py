@@ -199,6 +199,9 @@ def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: 
         record.metrics[ev.name] = {m: Score.model_validate({**s, "eval_dtype": variant.eval_dtype}) for m, s in scores.items()}
         if write:
             write_predictions(directory, ev.name, predictions)
+        if EVAL_KINDS.meta(ev.kind, "rescore") == "text":  # free-text answers: count the empty ones
+            empty = sum(1 for row in predictions if not str(row.get("prediction", "")).strip())
+            record.empty_predictions[ev.name] = {"count": empty, "n": len(predictions)}
         if seen and not EVAL_KINDS.meta(ev.kind, "own_metrics"):  # an lm-eval task's data is lm-eval's
             rows = load_split(ev.data, ev.split, base_dir, limit=ev.limit) if not ev.data.startswith("mmlu:") else []
             hits = contaminated(rows, seen)

@@ -19,7 +19,7 @@ def record(name: str, method: str, seed: int = 0, *, metrics: dict | None = None
            status: str = "ok", error: str | None = None, cost: dict | None = None, forgetting: dict | None = None,
            drift: dict | None = None, finished: str = "2026-01-01T00:00:00+00:00", train_curve: list | None = None,
            evals: list[dict] | None = None, variant_id: str | None = None, contamination: dict | None = None,
-           suite: str = "demo") -> Record:
+           suite: str = "demo", empty_predictions: dict | None = None) -> Record:
     """metrics: {eval: {metric: value or score dict}}."""
     scores = {ev: {m: (v if isinstance(v, dict) else score(v)) for m, v in ms.items()} for ev, ms in (metrics or {}).items()}
     evals = evals if evals is not None else [{"name": ev, "metrics": list(ms)} for ev, ms in (metrics or {}).items()]
@@ -31,6 +31,7 @@ def record(name: str, method: str, seed: int = 0, *, metrics: dict | None = None
                           "peak_memory_bytes": 1_000_000, "train_seconds": None if method == "baseline" else 2.0}),
         "train_curve": train_curve or ([] if method == "baseline" else [[1, 2.0], [2, 1.5]]),
         "forgetting": forgetting or {}, "drift": drift, "contamination": contamination or {}, "env": ENV,
+        "empty_predictions": empty_predictions or {},
         "spec": {"evals": evals}, "started_at": finished, "finished_at": finished,
     })
 

@@ -122,6 +122,14 @@ def test_contamination_is_noted(tmp_path):
     assert any("3 of 10 examples of eval e" in n for n in build_table(tmp_path).notes)
 
 
+def test_mostly_empty_predictions_are_flagged(tmp_path):
+    write(tmp_path, [record("baseline", "baseline", metrics={"e": {"rouge1": 0.1}}, empty_predictions={"e": {"count": 13, "n": 16}}),
+                     record("full", "full", metrics={"e": {"rouge1": 0.3}}, empty_predictions={"e": {"count": 8, "n": 16}})])
+    notes = [n for n in build_table(tmp_path).notes if "empty" in n]
+    assert notes == ["baseline (seed 0): 13 of 16 predictions of eval e are empty: its scores there are those of no "
+                     "answer at all (open its predictions)"]  # half empty is not flagged; more than half is
+
+
 def test_an_empty_folder_is_a_user_error(tmp_path):
     with pytest.raises(HarnessError, match="no readable records"):
         build_table(tmp_path)
