@@ -124,7 +124,8 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
 def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, dict], list[dict]]:
     """Decode each example's completion and score it against its references."""
     rows = sources.map_columns(sources.load_split(ev.data, ev.split, base_dir, limit=ev.limit), ev.columns, ev.data)
-    template = Template(ev.template.prompt, ev.template.completion)
+    # With a references column the completion is not needed, and its fields may be missing.
+    template = Template(ev.template.prompt, "" if ev.references else ev.template.completion)
     prompts, references = [], []
     for i, row in enumerate(rows):
         where = f"{ev.data} ({ev.split}) row {i + 1}"

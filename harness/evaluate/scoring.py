@@ -24,6 +24,12 @@ def references_of(ev: EvalSpec, row: dict[str, Any], completion: str, where: str
         field = task(ev.data[8:]).references_field
     if field is None:  # the rendered completion, without the space a template puts before it
         return [completion.strip()]
+    if isinstance(field, list):  # one reference per column
+        refs = [row.get(column) for column in field]
+        bad = [(c, r) for c, r in zip(field, refs) if not isinstance(r, str)]
+        if bad:
+            raise HarnessError(f"{where}: reference column {bad[0][0]!r} must hold a string, got {bad[0][1]!r}")
+        return [r for r in refs if isinstance(r, str)]
     value = row.get(field)
     refs = [value] if isinstance(value, str) else value
     if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):

@@ -244,7 +244,10 @@ class _Checker:
             return  # a kind with its own check reads its own data (question rows, an MMLU folder)
         template = ev.get("template", train_template)
         extra = {f"{path}.{key}": {ev[key]} for key in ("references", "label") if isinstance(ev.get(key), str)}
-        self.data(path, ev["data"], ev.get("split", "test"), template, extra, ev.get("columns"))
+        if isinstance(ev.get("references"), list):
+            extra[f"{path}.references"] = {str(c) for c in ev["references"]}
+        self.data(path, ev["data"], ev.get("split", "test"), template, extra, ev.get("columns"),
+                  prompt_only=bool(ev.get("references")))
 
     def metric_args(self, path: str, metric: str, args: dict[str, Any]) -> None:
         """Keyword arguments a metric function accepts (besides its two inputs)."""
@@ -264,8 +267,9 @@ class _Checker:
             return None
 
     def data(self, path: str, ref: str, split: Any, template: Any, extra_fields: dict[str, set[str]] | None = None,
-             mapping: Any = None) -> None:
-        """The data exists, the split can be read, and the template's fields are columns."""
+             mapping: Any = None, prompt_only: bool = False) -> None:
+        """The data exists, the split can be read, and the template's fields are columns (its
+        prompt's alone when the completion is not rendered: an eval with references)."""
         if ref.startswith("builtin:") and ref[8:] not in TASKS:
             self.problem(f"{path}.data", TASKS.unknown_message(ref[8:]))
             return
@@ -286,6 +290,8 @@ class _Checker:
             if isinstance(template, dict) and "text" in template:  # learned whole: no prompt part
                 template = {"prompt": "", "completion": template["text"]}
             chosen = parse_template(template) if template is not None else default_template(ref)
+            if prompt_only:
+                chosen = parse_template({"prompt": chosen.prompt})
         except HarnessError as err:
             self.problem(f"{path}.template", str(err))
             return

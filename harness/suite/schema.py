@@ -232,7 +232,11 @@ class EvalSpec(_Strict):
     labels: list[str] | None = Field(default=None, min_length=2)  # classification: the classes (default: from the data)
     template: Template | None = None  # default: the train template, else the task's own
     columns: dict[str, str] = {}  # new name -> existing column, as in train.columns
-    references: str | None = None  # column holding a list of references (default: the completion)
+    # Where the references are (default: the rendered completion): a column holding one
+    # reference or a list of them, or several columns of one reference each
+    # ([summary1, summary2, summary3], as DialogSum ships them). With references set, only
+    # the template's prompt is rendered, so the data need not have the completion's fields.
+    references: str | list[str] | None = Field(default=None, min_length=1)
     metrics: list[str] = Field(min_length=1)
     # Keyword arguments per metric, e.g. {exact_match: {normalize: false}}.
     metric_args: dict[str, dict[str, Any]] = {}
