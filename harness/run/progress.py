@@ -9,11 +9,14 @@ Writes are atomic and at most one a second; the last step is always written.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.records.store import write_text_atomic
+
+log = logging.getLogger(__name__)
 
 PROGRESS_FILE = "progress.json"
 WRITE_EVERY_SECONDS = 1.0
@@ -37,8 +40,8 @@ class Reporter:
 def write_progress(directory: Path, state: dict) -> None:
     try:
         write_text_atomic(directory / PROGRESS_FILE, json.dumps(state))
-    except OSError:  # progress is a courtesy: never the reason a variant fails
-        pass
+    except OSError as err:  # progress is a courtesy: never the reason a variant fails
+        log.debug("progress not written to %s: %s", directory, err)
 
 
 def read_progress(directory: Path) -> dict | None:
