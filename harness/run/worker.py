@@ -83,7 +83,8 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         # the suite's pinned threads, else this child's share of the cores (harness/run/slots.py)
         threads = variant.threads or int(os.environ.get("HARNESS_THREADS") or 0)
         if threads:
-            torch.set_num_threads(max(1, threads // world) if world > 1 and device_is_cpu() else threads)
+            # CPU ranks of one variant share its cores
+            torch.set_num_threads(max(1, threads // world) if world > 1 and not torch.cuda.is_available() else threads)
         torch.manual_seed(variant.seed)
         device = this_device()
         record.env = {**describe(device, base_dir), "threads": torch.get_num_threads(),
@@ -160,9 +161,6 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         write_record(directory, record)
     return record
 
-
-def device_is_cpu() -> bool:
-    return not torch.cuda.is_available()
 
 
 def variant_labels(variant: Variant, base_dir: Path, family: str) -> tuple[str, ...] | None:

@@ -51,7 +51,6 @@ class Single(_Precision):
     """Training in this process alone."""
 
     rank, world, is_main = 0, 1, True
-    strategy = None
 
     def prepare(self, model, optimizer):
         return model, optimizer
@@ -85,7 +84,6 @@ class Distributed(_Precision):
         from accelerate import Accelerator
 
         super().__init__(device, precision)
-        self.strategy = strategy
         kwargs: dict[str, Any] = {}
         if strategy == "fsdp":
             if device.type != "cuda":
