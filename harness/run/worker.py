@@ -27,6 +27,7 @@ from harness import models
 from harness.data.sources import load_split
 from harness.errors import HarnessError
 from harness.evaluate import drift, shards
+from harness.evaluate import shots as in_context
 from harness.evaluate.contamination import contaminated, training_values
 from harness.evaluate.scoring import evaluate
 from harness.logs import setup_logging
@@ -106,6 +107,9 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         family = models.family(variant.model, base_dir)
         labels = variant_labels(variant, base_dir, family)
         model, tokenizer = models.load(variant.model, base_dir, labels=labels if family == "encoder" else None, **load_kwargs)
+        variant = resolve_chat(variant, tokenizer)
+        record.spec = {**record.spec, "stages": [st.model_dump(mode="json") for st in variant.stages],
+                       "evals": [e.model_dump(mode="json") for e in variant.evals]}
         model = model.to(device)
         if getattr(model, "hf_quantizer", None) is None:  # a built-in model is built in fp32; quantized weights stay as they are
             model = model.to(dtype)
@@ -181,11 +185,24 @@ def variant_labels(variant: Variant, base_dir: Path, family: str) -> tuple[str, 
     return labels
 
 
+def resolve_chat(variant: Variant, tokenizer) -> Variant:
+    """The chat settings the plan could not know (a hub model not yet downloaded): whether
+    this tokenizer has a chat template. Evals without a default of their own stay plain."""
+    has = bool(getattr(tokenizer, "chat_template", None))
+    stages = [st.model_copy(update={"chat": has}) if st.chat is None else st for st in variant.stages]
+    evals = [e.model_copy(update={"chat": has}) if e.chat is None else e for e in variant.evals]
+    return variant.model_copy(update={"stages": stages, "evals": evals})
+
+
 def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: Path, device, write: bool = True) -> None:
     """Every eval (under bf16 autocast if eval_dtype says so), its predictions saved (unless
     `write` is off: a rank other than 0), and how many of its examples the training data contains."""
     base_dir = Path(variant.base_dir)
     seen = training_values(variant.stages, base_dir) if variant.stages else set()
+    examples = in_context.draw(variant.shots, base_dir) if variant.shots else None
+    if variant.shots:
+        record.method_info["shots"] = {"k": variant.shots.k, "data": variant.shots.data, "split": variant.shots.split,
+                                       "seed": variant.shots.seed, "evals": {}}
     bf16 = variant.eval_dtype == "bf16"
     family = models.family(variant.model, base_dir)
     for ev in variant.evals:
@@ -193,7 +210,11 @@ def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: 
             raise HarnessError(f"eval {ev.name!r} is {ev.kind}, which a {family} model cannot be scored by; "
                                f"its evals are {' or '.join(eval_kinds(family))}")
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
-            scores, predictions = evaluate(model, tokenizer, ev, base_dir)
+            scores, predictions = evaluate(model, tokenizer, ev, base_dir, shots=examples)
+        if examples and all("shots" in row for row in predictions):  # how many examples each prompt kept
+            kept = [row["shots"] for row in predictions]
+            record.method_info["shots"]["evals"][ev.name] = {"min": min(kept, default=0),
+                                                             "fewer": sum(1 for n in kept if n < len(examples))}
         record.metrics[ev.name] = {m: Score.model_validate({**s, "eval_dtype": variant.eval_dtype}) for m, s in scores.items()}
         if write:
             write_predictions(directory, ev.name, predictions)

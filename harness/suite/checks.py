@@ -38,6 +38,7 @@ def check_suite(raw: dict[str, Any], suite: Suite | None, base_dir: Path) -> tup
             c.eval(f"evals[{i}]", ev, train.get("template"))
     if suite is not None:
         c.resolved_stages(suite)
+        c.baselines(suite)
     return c.problems, c.notes
 
 
@@ -137,6 +138,25 @@ class _Checker:
             if isinstance(ref, str):
                 self.data(f"{path}.validation", ref, v.get("split", "validation"), template if not v.get("data") else None,
                           mapping=block.get("columns", inherited.get("columns")) if not v.get("data") else None)
+
+    def baselines(self, suite: Suite) -> None:
+        """In-context baselines draw their examples from the suite's training data, never
+        from a split an eval scores."""
+        if not any(suite.baselines.shots):
+            return
+        train = suite.train
+        if train is None or train.data is None:
+            self.problem("baselines.shots", "in-context examples are drawn from the training data: set train.data "
+                                            "in the suite (a mixture or a method's own data has no one source)")
+            return
+        for i, ev in enumerate(suite.evals):
+            if ev.data == train.data and ev.split == train.split and EVAL_KINDS.meta(ev.kind, "shots"):
+                self.problem("baselines.shots", f"the examples would come from {train.data} ({train.split}), the split "
+                                                f"evals[{i}] ({ev.name}) scores: train on another split")
+        if not any(EVAL_KINDS.meta(ev.kind, "shots") for ev in suite.evals):
+            kinds = sorted(k for k in EVAL_KINDS.names() if EVAL_KINDS.meta(k, "shots"))
+            self.notes.append(f"baselines.shots: only {', '.join(kinds)} evals prompt with examples; this suite's "
+                              "in-context baselines score like the zero-shot one")
 
     def resolved_stages(self, suite: Suite) -> None:
         """Settings that only clash once layered (data and mixture, select_best), and stages with no data."""

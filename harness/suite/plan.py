@@ -19,12 +19,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness import models
 from harness.data import sources
 from harness.data.builtin import default_template
 from harness.data.templates import parse_template
-from harness.registry import METHODS
-from harness.suite.schema import TRAIN_FIELDS, LoadedSuite, MethodSpec, Suite, TemplateSpec, TrainSpec
-from harness.suite.variant import Variant
+from harness.registry import EVAL_KINDS, METHODS
+from harness.suite.schema import TRAIN_FIELDS, EvalSpec, LoadedSuite, MethodSpec, Suite, TemplateSpec, TrainSpec
+from harness.suite.variant import Shots, Variant
 
 ID_LENGTH = 10  # hex digits of sha256: collisions are negligible within one suite
 
@@ -33,14 +34,40 @@ def plan(loaded: LoadedSuite) -> list[Variant]:
     suite, base_dir = loaded.suite, loaded.base_dir
     variants: list[Variant] = []
     for model in suite.models:
-        variants.append(_variant(suite, base_dir, model, "baseline", "baseline", {}, [], suite.seeds[0]))
+        chat = models.has_chat_template(model, base_dir)
+        variants.append(_variant(suite, base_dir, model, "baseline", "baseline", {}, [], suite.seeds[0], chat))
+        for k in sorted(set(suite.baselines.shots) - {0}):
+            variants.append(_variant(suite, base_dir, model, "baseline", f"baseline-{k}shot", {"shots": k}, [],
+                                     suite.seeds[0], chat, shots=shot_source(suite, k)))
         for entry in suite.methods:
             placement = {"resources": entry.resources or suite.resources, "distributed": entry.distributed or suite.distributed}
             for name, params, stages in expand_sweep(suite, entry):
                 for seed in suite.seeds:
-                    variant = _variant(suite, base_dir, model, entry.method, name, params, stages, seed)
+                    variant = _variant(suite, base_dir, model, entry.method, name, params, stages, seed, chat)
                     variants.append(variant.model_copy(update=placement))
     return variants
+
+
+def shot_source(suite: Suite, k: int) -> Shots:
+    """Where an in-context baseline's k examples come from: the suite's training data, as
+    the tuned variants see it (its split, columns and template). suite/checks.py has made
+    sure there is one."""
+    train = suite.train
+    if train is None or train.data is None:
+        raise ValueError("baselines.shots needs train.data")  # checks.py reports it first, with its path
+    return Shots(k=k, data=train.data, split=train.split, columns=train.columns,
+                 template=template_of(train.template, train.data), seed=suite.baselines.seed)
+
+
+def eval_chat(ev: EvalSpec, suite_train: TrainSpec | None, model_chat: bool | None) -> bool | None:
+    """An eval's chat setting: its own, else the suite's train chat when set, else the
+    model's (a chat template when it has one) for kinds scored on templated prompts; the
+    kinds with a reference format (lm-eval's plain prompts) stay plain."""
+    if ev.chat is not None:
+        return ev.chat
+    if suite_train is not None and suite_train.chat is not None:
+        return suite_train.chat
+    return model_chat if EVAL_KINDS.meta(ev.kind, "chat_default", False) else False
 
 
 def expand_sweep(suite: Suite, entry: MethodSpec) -> list[tuple[str, dict[str, Any], list[TrainSpec]]]:
@@ -117,8 +144,13 @@ def data_reads(stage: TrainSpec) -> list[tuple[str, str]]:
 
 
 def _variant(suite: Suite, base_dir: Path, model: str, method: str, name: str, params: dict[str, Any],
-             stages: list[TrainSpec], seed: int) -> Variant:
+             stages: list[TrainSpec], seed: int, chat: bool | None, shots: Shots | None = None) -> Variant:
     fingerprints: dict[str, str] = {}
+    # None (the model's default) becomes whether it has a chat template, where that is known
+    # here; otherwise the worker asks its tokenizer.
+    stages = [st.model_copy(update={"chat": chat}) if st.chat is None else st for st in stages]
+    if shots is not None:
+        fingerprints[f"{shots.data}|{shots.split}"] = sources.fingerprint(shots.data, shots.split, base_dir)
     for stage in stages:
         for data, split in data_reads(stage):
             fingerprints[f"{data}|{split}"] = sources.fingerprint(data, split, base_dir)
@@ -126,8 +158,8 @@ def _variant(suite: Suite, base_dir: Path, model: str, method: str, name: str, p
     evals = []
     for ev in suite.evals:
         chosen = ev.template if ev.template is not None else (suite_train.template if suite_train else None)
-        chat = ev.chat if ev.chat is not None else bool(suite_train and suite_train.chat)
-        evals.append(ev.model_copy(update={"template": template_of(chosen, ev.data), "chat": chat}))
+        update = {"template": template_of(chosen, ev.data), "chat": eval_chat(ev, suite_train, chat)}
+        evals.append(ev.model_copy(update=update))
         fingerprints[f"{ev.data}|{ev.split}"] = sources.fingerprint(ev.data, ev.split, base_dir)
     body: dict[str, Any] = {
         "suite": suite.name, "name": name, "model": model, "method": method, "params": params, "seed": seed,
@@ -136,6 +168,7 @@ def _variant(suite: Suite, base_dir: Path, model: str, method: str, name: str, p
         "fingerprints": fingerprints, "threads": suite.threads, "eval_dtype": suite.eval_dtype,
         "drift_probe": suite.drift_probe.model_dump() if suite.drift_probe else None,
         "load_dtype": suite.load_dtype,
+        **({"shots": shots.model_dump(mode="json")} if shots is not None else {}),
     }
     return Variant(id=variant_id(body), base_dir=str(base_dir), resources=suite.resources, **body)
 
@@ -158,6 +191,8 @@ def variant_id(body: dict[str, Any]) -> str:
             stage["validation"]["data"] = portable(stage["validation"]["data"])
     for ev in canonical["evals"]:
         ev["data"] = portable(ev["data"])
+    if canonical.get("shots"):
+        canonical["shots"]["data"] = portable(canonical["shots"]["data"])
     canonical["fingerprints"] = sorted(canonical["fingerprints"].values())
     digest = hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     return f"{body['name']}-{digest[:ID_LENGTH]}"

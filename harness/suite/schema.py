@@ -76,7 +76,10 @@ class TrainSpec(_Strict):
     # label written for one dataset reads another; the original columns stay.
     columns: dict[str, str] = {}
     mixture: list[MixtureItem] | None = Field(default=None, min_length=1)  # several datasets instead of data
-    chat: bool = False  # wrap each prompt in the model's chat template
+    # Wrap each prompt in the model's chat template (as a user turn, the completion as the
+    # assistant's). Default: yes for a model that has one (an instruct model), so it is
+    # tuned and scored the way it was made to be prompted; the record's spec says which.
+    chat: bool | None = None
     # Classification (linear_probe): the column holding each example's class; the prompt is the text.
     label: str | None = None
     labels: list[str] | None = Field(default=None, min_length=2)  # the classes, in order (default: sorted from the data)
@@ -243,7 +246,10 @@ class EvalSpec(_Strict):
     limit: int | None = Field(default=None, gt=0)  # score at most this many examples
     max_new_tokens: int = Field(default=64, gt=0)
     stop: list[str] = ["\n"]  # generation ends at the first of these
-    chat: bool | None = None  # wrap prompts in the chat template; default: as in training
+    # Wrap prompts in the chat template. Default: as in training (generation and
+    # classification evals); multiple_choice and lm_eval keep their reference formats
+    # (lm-eval's plain prompts) unless this is set.
+    chat: bool | None = None
 
     batch_size: int = Field(default=8, gt=0)
 
@@ -282,6 +288,18 @@ class CheckSpec(_Strict):
         return value
 
 
+class BaselinesSpec(_Strict):
+    """The untuned model's variants: zero-shot always (named baseline), and in-context ones
+    (baseline-5shot...) whose generation prompts open with k training examples, so the
+    leaderboard says whether tuning beats few-shot prompting."""
+
+    shots: list[Annotated[int, Field(ge=0)]] = [0]
+    # Shots are drawn once from the training data (train.data, its train split) with this
+    # seed, and every eval example sees the same ones; fewer when they do not fit the model's
+    # context, and the record says how many each example got.
+    seed: int = 1234  # lm-eval's few-shot seed
+
+
 class Suite(_Strict):
     name: str = Field(pattern=_NAME)  # results/<name>/ and leaderboards/<name>.html
     description: str = ""
@@ -300,6 +318,7 @@ class Suite(_Strict):
     resources: ResourcesSpec = ResourcesSpec()
     distributed: DistributedSpec | None = None  # strategy across a variant's GPUs (default ddp)
     drift_probe: DriftProbeSpec | None = None  # forgetting without data: see DriftProbeSpec
+    baselines: BaselinesSpec = BaselinesSpec()  # few-shot baselines besides the zero-shot one
     methods: list[MethodSpec] = []
     evals: list[EvalSpec] = Field(min_length=1)
     check: CheckSpec = CheckSpec()  # tolerances for `harness check` (not part of any variant's id)

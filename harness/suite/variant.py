@@ -11,7 +11,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from harness.suite.schema import DistributedSpec, DriftProbeSpec, EvalSpec, ResourcesSpec, TrainSpec
+from harness.suite.schema import DistributedSpec, DriftProbeSpec, EvalSpec, ResourcesSpec, TemplateSpec, TrainSpec
+
+
+class Shots(BaseModel):
+    """An in-context baseline's examples: k rows drawn with `seed` from the training data,
+    rendered with the training template (harness/evaluate/shots.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    k: int
+    data: str
+    split: str
+    columns: dict[str, str] = {}
+    template: TemplateSpec
+    seed: int
 
 
 class Variant(BaseModel):
@@ -31,6 +44,7 @@ class Variant(BaseModel):
     threads: int | None = None
     eval_dtype: str = "fp32"
     drift_probe: DriftProbeSpec | None = None
+    shots: Shots | None = None  # an in-context baseline's examples (part of the id when set)
     load_dtype: str = "auto"  # part of the id unless auto (then the hardware chooses, as for the device)
     resources: ResourcesSpec = ResourcesSpec()  # scheduling: not part of the id
     distributed: DistributedSpec | None = None  # how it spreads over resources.gpus: not part of the id
