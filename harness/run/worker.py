@@ -43,6 +43,7 @@ from harness.run.environment import describe, peak_memory, reset_peak_memory
 from harness.run.launch import VARIANT_FILE
 from harness.run.outcome import new_record
 from harness.suite.variant import Variant
+from harness.train import budget
 from harness.train.loop import train
 from harness.train.optimizers import dtype_name
 from harness.train.trainset import stage_check, stage_labels, stage_sources
@@ -121,15 +122,30 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         elif variant.drift_probe:
             log.info("%s: the drift probe samples a decoder's own text; a %s model has none, so it is skipped",
                      variant.label(), family)
+        trained = method.trains and bool(variant.stages)
+        data = [stage_sources(cfg, tokenizer, base_dir, labels if cfg.label else None, family)
+                for cfg in variant.stages] if trained else []
+        # Budgets of tokens are steps once the data is read; FLOPs need the trainable count (below).
+        budgets = [budget.derive(cfg, lengths(srcs)) if cfg.budget and cfg.budget.kind != "flops" else None
+                   for cfg, srcs in zip(variant.stages, data)]
+        variant = with_steps(variant, budgets)
         ctx = ApplyContext(steps=sum(st.steps for st in variant.stages), device=device.type, labels=labels, family=family)
         applied = method.apply(model, params, ctx)
         model = applied.model
         trainable, total = count_parameters(model, [p for g in applied.param_groups or [] for p in g.params])
         cost = Cost(trainable_params=trainable, total_params=total)
         record.method_info = dict(applied.info)
-        trained = method.trains and bool(variant.stages)
         if trained:
-            train_stages(variant, applied, tokenizer, record, cost, labels, family, method.gpu_optimizer, directory)
+            budgets = [b or (budget.derive(cfg, lengths(srcs), total, trainable) if cfg.budget else None)
+                       for b, cfg, srcs in zip(budgets, variant.stages, data)]
+            fixed = applied.lr_lambda is not None or applied.on_step is not None
+            if fixed and any(b and (b.steps is None or b.steps != cfg.steps) for b, cfg in zip(budgets, variant.stages)):
+                raise HarnessError(f"{variant.name}: its schedule (slanted triangular rates, gradual unfreezing) is set "
+                                   "by the step count before training; a seconds or flops budget decides that count only "
+                                   "later: give it a tokens or steps budget")
+            variant = with_steps(variant, budgets)
+            train_stages(variant, applied, tokenizer, record, cost, data, budgets, labels, family, method.gpu_optimizer,
+                         directory)
             if any(st.save for st in variant.stages) and rank == 0:
                 cost.saved_bytes = save_weights(model, directory / "weights")
         if strategy == "ddp" or (world > 1 and not trained):  # every rank holds the whole model: split the batches
@@ -230,22 +246,33 @@ def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: 
                             variant.label(), len(hits), len(rows), ev.name)
 
 
-def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cost, labels, family: str,
-                 gpu_optimizer: str | None = None, directory: Path | None = None) -> None:
-    """Each stage in order on the same model; step numbers run on across stages."""
+def lengths(sources) -> list[tuple[list[int], float]]:
+    """Each source's example lengths in tokens, with its mixture weight (for budgets)."""
+    return [([len(e["input_ids"]) for e in src.examples], src.weight) for src in sources]
+
+
+def with_steps(variant: Variant, budgets: list[budget.Derived | None]) -> Variant:
+    """The variant with each stage's steps as its budget derived them."""
+    stages = [cfg.model_copy(update={"steps": b.steps}) if b is not None and b.steps is not None else cfg
+              for cfg, b in zip(variant.stages, budgets)]
+    return variant.model_copy(update={"stages": stages})
+
+
+def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cost, data: list, budgets: list,
+                 labels, family: str, gpu_optimizer: str | None = None, directory: Path | None = None) -> None:
+    """Each stage in order on the same model (`data`: its encoded sources); step numbers run
+    on across stages."""
     base_dir, offset, tokens, seconds = Path(variant.base_dir), 0, 0, 0.0
     stages_info = []
     total_steps = sum(st.steps for st in variant.stages)
     reporter = progress.Reporter(directory, total_steps) if directory is not None else None
     distributed = variant.distributed.model_dump() if variant.distributed else None
-    for i, cfg in enumerate(variant.stages):
+    for i, (cfg, sources, derived) in enumerate(zip(variant.stages, data, budgets)):
         desc = f"train {variant.name}" + (f" stage {i + 1}/{len(variant.stages)}" if len(variant.stages) > 1 else "")
-        stage_classes = labels if cfg.label else None
-        sources = stage_sources(cfg, tokenizer, base_dir, stage_classes, family)
-        check = stage_check(cfg, applied.model, tokenizer, base_dir, stage_classes, family)
+        check = stage_check(cfg, applied.model, tokenizer, base_dir, labels if cfg.label else None, family)
         result = train(applied, tokenizer, sources, cfg, variant.seed, desc, step_offset=offset, check=check,
                        gpu_optimizer=gpu_optimizer, distributed=distributed, progress=reporter)
-        offset += cfg.steps
+        offset += result.steps
         tokens += result.tokens
         seconds += result.seconds
         record.train_curve += result.loss_curve
@@ -253,7 +280,8 @@ def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cos
         record.precision = result.precision
         record.dtypes.update(compute=result.precision, optimizer=result.optimizer, optimizer_state=result.optimizer_state)
         stages_info.append({
-            "steps": cfg.steps, "data": [s.name for s in sources], "param_groups": result.groups,
+            "steps": result.steps, "data": [s.name for s in sources], "param_groups": result.groups,
+            **({"budget": derived.record()} if derived is not None else {}),
             **({"events": result.events} if result.events else {}),
             **({"best_step": result.best_step} if result.best_step is not None else {}),
         })

@@ -6,7 +6,7 @@ defaults (full fine-tuning wants a lower rate than LoRA), then what the suite's 
 block sets, then the method entry's `train:`, then sweep values. A variant's id hashes its
 fully resolved spec and the content of the data it reads; never absolute paths, the git
 commit, or what the hardware chose (device, precision under "auto"). Settings added after
-the first format (load_dtype, optimizer) join the hash only when not "auto", so ids of
+the first format (load_dtype, optimizer, budget) join the hash only when set, so ids of
 suites that do not set them stay what they were; resources and distribution are where and
 how a variant runs, not what it computes, and stay out of it.
 """
@@ -184,6 +184,8 @@ def variant_id(body: dict[str, Any]) -> str:
     for stage in canonical["stages"]:
         if stage.get("optimizer") == "auto":
             del stage["optimizer"]
+        if stage.get("budget") is None:
+            stage.pop("budget", None)
         stage["data"] = portable(stage["data"])
         for item in stage["mixture"] or []:
             item["data"] = portable(item["data"])

@@ -66,6 +66,34 @@ class ValidationSpec(_Strict):
     max_new_tokens: int = Field(default=64, gt=0)
 
 
+class BudgetSpec(_Strict):
+    """Train every method for the same amount of one resource instead of the same steps: the
+    steps are derived per variant from it (harness/train/budget.py) and recorded. One of:"""
+
+    steps: int | None = Field(default=None, gt=0)  # optimizer steps (the default comparison)
+    tokens: int | None = Field(default=None, gt=0)  # training tokens, padding excluded, prompts included
+    seconds: float | None = Field(default=None, gt=0)  # wall-clock training time, validation checks excluded
+    # Training FLOPs, counted per token as 2 x parameters (forward) + 2 x parameters (gradients
+    # of the activations) + 2 x trainable parameters (of the weights): 6N for full fine-tuning,
+    # about 4N for an adapter; attention's own FLOPs left out, as in Kaplan et al. (2020).
+    flops: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one(self):
+        given = [k for k in ("steps", "tokens", "seconds", "flops") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"a budget names one of steps, tokens, seconds or flops, got {given or 'none'}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("steps", "tokens", "seconds", "flops") if getattr(self, k) is not None)
+
+    @property
+    def amount(self) -> float:
+        return float(getattr(self, self.kind))
+
+
 class TrainSpec(_Strict):
     """Training data and settings shared by all variants (a method entry may override any)."""
 
@@ -84,7 +112,8 @@ class TrainSpec(_Strict):
     label: str | None = None
     labels: list[str] | None = Field(default=None, min_length=2)  # the classes, in order (default: sorted from the data)
     limit: int | None = Field(default=None, gt=0)  # use at most this many training examples
-    steps: int = Field(default=20, gt=0)  # optimizer steps
+    steps: int = Field(default=20, gt=0)  # optimizer steps (a budget, when set, decides them instead)
+    budget: BudgetSpec | None = None  # the same tokens, seconds or FLOPs for every method
     batch_size: int = Field(default=4, gt=0)
     grad_accum: int = Field(default=1, gt=0)  # micro-batches per optimizer step
     learning_rate: float = Field(default=2.0e-4, gt=0)

@@ -12,6 +12,7 @@ optimizer is the stage's choice (optimizers.py).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import math
 import time
@@ -108,8 +109,12 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
     state = optimizers.state_dtype(optimizer_name, params[0].dtype)
     # The scheduler is made before accelerate wraps the optimizer and stepped here once per
     # step: accelerate's own wrapper would step it once per process.
+    seconds = cfg.budget.seconds if cfg.budget is not None else None  # a time budget: steps unknown ahead
+    clock = _Clock(seconds)
     if applied.lr_lambda is not None:  # the method brings its own schedule (ULMFiT's slanted triangle)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: applied.lr_lambda(t + step_offset))
+    elif seconds is not None:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: clock.rate(t, cfg))
     else:
         schedule_name = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}[cfg.schedule]
         scheduler = get_scheduler(schedule_name, optimizer, num_warmup_steps=cfg.warmup_steps, num_training_steps=cfg.steps)
@@ -124,7 +129,8 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
         if check is None or cfg.validation is None:
             return
         model.eval()
-        scores = check()
+        with clock.paused():
+            scores = check()
         model.train()
         result.validation_curve.append({"step": step, **scores})
         if best is not None and best.offer(step, scores):
@@ -134,8 +140,11 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
     start = time.perf_counter()
     model.train()
     validate(step_offset)
-    bar = tqdm(range(step_offset + 1, step_offset + cfg.steps + 1), desc=desc, unit="step", leave=False,
-               dynamic_ncols=True, disable=not parallel.is_main)
+    clock.start()
+    planned = None if seconds is not None else cfg.steps
+    steps = itertools.count(step_offset + 1) if planned is None else range(step_offset + 1, step_offset + planned + 1)
+    bar = tqdm(steps, total=planned, desc=desc, unit="step", leave=False, dynamic_ncols=True, disable=not parallel.is_main)
+    step = step_offset
     for step in bar:
         if applied.on_step is not None and (note := applied.on_step(step)):
             result.events.append((step, note))
@@ -168,16 +177,59 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
         bar.set_postfix(loss=f"{step_loss:.4f}", tok_s=f"{result.tokens / elapsed:.0f}")
         if progress is not None:
             progress(step, step_loss, result.tokens / elapsed)
-        if cfg.validation is not None and (step - step_offset) % cfg.validation.every == 0 and step < step_offset + cfg.steps:
+        # Every rank stops at the same step: the time is up when it is up on any of them.
+        spent = planned is None and parallel.total([float(clock.spent())])[0] > 0
+        if cfg.validation is not None and (step - step_offset) % cfg.validation.every == 0 and not spent \
+                and (planned is None or step < step_offset + planned):
             validate(step)
+        if spent:
+            break
     bar.close()
-    validate(step_offset + cfg.steps)
+    result.steps = step - step_offset
+    validate(step)
     if best is not None and best.step is not None:
         best.restore()
         log.info("kept the weights of step %d (best %s %.4g)", best.step, cfg.select_best, best.value)
     result.seconds = time.perf_counter() - start
     model.eval()
     return result
+
+
+class _Clock:
+    """A time budget's clock: training time only (validation checks paused out of it), and
+    the schedule's multiplier as a function of the time spent instead of the step."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds, self.begun, self.excluded = seconds, None, 0.0
+
+    def start(self) -> None:
+        self.begun = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return 0.0 if self.begun is None else time.perf_counter() - self.begun - self.excluded
+
+    def spent(self) -> bool:
+        return self.seconds is not None and self.elapsed() >= self.seconds
+
+    @contextlib.contextmanager
+    def paused(self):
+        begun = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.excluded += time.perf_counter() - begun if self.begun is not None else 0.0
+
+    def rate(self, step: int, cfg: TrainSpec) -> float:
+        """transformers' schedules (warmup in steps, then linear or cosine decay), with the
+        share of the time spent standing for the share of steps done."""
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps  # LambdaLR's step is the count done so far
+        done = min(1.0, self.elapsed() / self.seconds) if self.seconds else 0.0
+        if cfg.schedule == "linear":
+            return max(0.0, 1.0 - done)
+        if cfg.schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * done))
+        return 1.0
 
 
 class _Best:
