@@ -2,10 +2,17 @@
 
 For every eval and metric, the newest record of each variant (harness/records/newest.py) is
 compared on the same examples (rows matched by id, harness/records/predictions.py) with the
-baseline of its model (`vs_baseline`) and with the best variant of its model for that
+zero-shot baseline of its model (`vs_baseline`), with the strongest baseline of its model
+for that metric (`vs_strongest_baseline`) and with the best variant of its model for that
 metric (`vs_best`; direction from the metric's registry entry), by the test the metric's
 registration names (harness/analysis/paired.py). Per-seed spread goes to `across_seeds`,
-and the vs_baseline of retention evals to the record's `forgetting`.
+and the vs_baseline of a tuned variant on a retention eval to the record's `forgetting`.
+
+Baselines are the records with method "baseline": the zero-shot one (no `shots` param, or
+0) is the untuned model as it is, the reference for vs_baseline and forgetting; in-context
+ones (params {"shots": 5}) are variants too, compared with it. The strongest baseline is
+whichever baseline scores best on the metric, so "tuning beats prompting" is measured
+against the best prompting tried, not the weakest.
 
 Where comparisons live: in the records themselves, as the comparison fields the record
 schema reserves (COMPARISON_KEYS and `forgetting`), written through the one store under
@@ -93,24 +100,37 @@ def compare_suite(suite_dir: Path) -> Summary:
     return summary
 
 
+def is_zero_shot(record: Record) -> bool:
+    """A baseline that shows the model no examples: the untuned model as it is."""
+    return record.method == "baseline" and not record.params.get("shots")
+
+
 def _compare_model(model: str, group: list[_Variant], summary: Summary) -> None:
     baselines = [v for v in group if v.record.method == "baseline"]
-    baseline = max(baselines, key=lambda v: recency(v.record)) if baselines else None
-    if baseline is None:
+    zero_shot = [v for v in baselines if is_zero_shot(v.record)]
+    baseline = max(zero_shot, key=lambda v: recency(v.record)) if zero_shot else None
+    if not baselines:
         summary.without_baseline.append(model)
-    elif len(baselines) > 1:
-        summary.notes.append(f"{model}: {len(baselines)} baseline records; compared with the newest, {baseline.directory.name}")
+    elif baseline is None:
+        summary.notes.append(f"{model}: only few-shot baselines, no zero-shot one; no vs_baseline or forgetting")
+    elif len(zero_shot) > 1:
+        summary.notes.append(f"{model}: {len(zero_shot)} zero-shot baseline records; compared with the newest, "
+                             f"{baseline.directory.name}")
     pairs = sorted({(ev, m) for v in group for ev, scores in v.record.metrics.items() for m in scores})
     for ev, metric in pairs:
         having = [v for v in group if metric in v.record.metrics.get(ev, {})]
-        best = _best(having, ev, metric, summary)
+        higher = _direction(metric, summary)
+        best = _top(having, ev, metric, higher)
+        strongest = _top([v for v in having if v.record.method == "baseline"], ev, metric, higher)
         for v in having:
             score = v.record.metrics[ev][metric]
-            if baseline is not None and v.record.method != "baseline" and metric in baseline.record.metrics.get(ev, {}):
+            # another seed of the same baseline is the same prompt on the same model: not a comparison
+            if baseline is not None and v.record.name != baseline.record.name and metric in baseline.record.metrics.get(ev, {}):
                 result = _pair(baseline, v, ev, metric, summary)
                 if result is not None:
                     setattr(score, "vs_baseline", result)
-                if result is not None and _is_retention(v.record, ev):
+                # forgetting is what training did; a baseline trains nothing
+                if result is not None and v.record.method != "baseline" and _is_retention(v.record, ev):
                     v.record.forgetting.setdefault(ev, {})[metric] = {
                         "base": baseline.record.metrics[ev][metric].value, "tuned": score.value,
                         **{k: result[k] for k in ("delta", "ci_low", "ci_high", "p_value")}}
@@ -118,6 +138,10 @@ def _compare_model(model: str, group: list[_Variant], summary: Summary) -> None:
                 result = _pair(best, v, ev, metric, summary)
                 if result is not None:
                     setattr(score, "vs_best", {**result, "best": best.record.name})
+            if strongest is not None and v.record.name != strongest.record.name:
+                result = _pair(strongest, v, ev, metric, summary)
+                if result is not None:
+                    setattr(score, "vs_strongest_baseline", {**result, "baseline": strongest.record.name})
         _across_seeds(having, ev, metric)
 
 
@@ -133,10 +157,16 @@ def _across_seeds(having: list[_Variant], ev: str, metric: str) -> None:
             setattr(v.record.metrics[ev][metric], "across_seeds", spread)
 
 
-def _best(having: list[_Variant], ev: str, metric: str, summary: Summary) -> _Variant | None:
+def _direction(metric: str, summary: Summary) -> bool | None:
     higher = METRICS.get(metric).meta.get("higher_is_better") if metric in METRICS else None
     if higher is None:
         summary.notes.append(f"{metric}: not registered with a direction (higher_is_better); no vs_best")
+    return higher
+
+
+def _top(having: list[_Variant], ev: str, metric: str, higher: bool | None) -> _Variant | None:
+    """The best of `having` on the metric; None when its direction is unknown or none is left."""
+    if higher is None or not having:
         return None
     sign = -1.0 if higher else 1.0  # ties go to the first by name and seed, so the pick is stable
     return min(having, key=lambda v: (sign * v.record.metrics[ev][metric].value, v.record.name, v.record.seed, v.directory.name))

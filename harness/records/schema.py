@@ -17,10 +17,13 @@ SCHEMA_VERSION = 1
 class Score(BaseModel):
     """One metric on one eval. Anything more (a signature, p-values) rides along as extra.
 
-    harness/analysis/compare.py adds three extras (COMPARISON_KEYS), rewritten whole on every run:
-    vs_baseline and vs_best = {"delta", "ci_low", "ci_high", "p_value", "test", "n"} (vs_best
-    also names "best"; delta is this variant minus the other), and across_seeds = {"mean",
-    "std", "n_seeds"} over the variants sharing this one's model and name.
+    harness/analysis/compare.py adds four extras (COMPARISON_KEYS), rewritten whole on every run:
+    vs_baseline, vs_strongest_baseline and vs_best = {"delta", "ci_low", "ci_high", "p_value",
+    "test", "n"} (delta is this variant minus the other), and across_seeds = {"mean", "std",
+    "n_seeds"} over the variants sharing this one's model and name. vs_baseline is against the
+    model's zero-shot baseline (method "baseline", no `shots`); vs_strongest_baseline against
+    the baseline (zero- or few-shot) that scores best on this metric, and names it as
+    "baseline"; vs_best names the best variant as "best".
     """
 
     model_config = ConfigDict(extra="allow")
@@ -88,7 +91,7 @@ class Record(BaseModel):
 
 # The Score extras that harness/analysis/compare.py owns: dropped and recomputed together, so a
 # comparison from an older set of variants never survives next to a newer one.
-COMPARISON_KEYS = ("vs_baseline", "vs_best", "across_seeds")
+COMPARISON_KEYS = ("vs_baseline", "vs_best", "vs_strongest_baseline", "across_seeds")
 
 
 def clear_comparisons(record: Record) -> None:

@@ -1,8 +1,10 @@
 """Leaderboards: a suite's records -> an HTML page, Markdown, CSV or JSON. Imports no torch.
 
 table.py folds the records into one Table (seeds, best, ties); numbers.py writes its values;
-markdown.py, tabular.py (CSV, JSON) and html.py (with charts.py, examples.py and
-provenance.py) render it. `render(tables, fmt)` is the one entry point the CLI uses.
+answer.py states what it says (best, ties, cheapest as good, gain over the strongest
+baseline), which Markdown and HTML open with; markdown.py, tabular.py (CSV, JSON) and
+html.py (with charts.py, examples.py and provenance.py) render it. `render(tables, fmt)` is
+the one entry point the CLI uses.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The leaderboard as one self-contained HTML page: table, charts, examples, provenance.
+"""The leaderboard as one self-contained HTML page: the answer, table, charts, examples, provenance.
 
 Everything is inline (style, Chart.js, the page's script, the data), so the page opens from
 disk, a CI artifact or a locked-down browser, and it asks nothing of any network.
@@ -28,6 +28,7 @@ import yaml
 from markupsafe import Markup
 
 from harness.report import numbers
+from harness.report.answer import answer
 from harness.report.charts import chart_data
 from harness.report.examples import example_view
 from harness.report.provenance import provenance
@@ -158,7 +159,7 @@ def render_html(table: Table, examples: int = EXAMPLES) -> str:
     return template.render(
         t=table, csp=content_security_policy(scripts, [css]), css=Markup(css),
         scripts=[Markup(s) for s in scripts], data_json=Markup(script_json(page_data(table))),
-        prov=provenance(table), summary=summary(table), examples=view, alpha=ALPHA,
+        prov=provenance(table), summary=summary(table), examples=view, alpha=ALPHA, answer=answer(table),
         groups=_groups(table), many_models=len(table.models) > 1,
         methods=sorted({r.method for r in table.rows if not r.is_baseline}),
         header=numbers.header, value=numbers.value_text, spread=numbers.spread_text, tooltip=_tooltip,

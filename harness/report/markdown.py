@@ -1,6 +1,7 @@
 """The leaderboard as Markdown: for CI job summaries, pull-request comments and terminals.
 
-One narrow table per eval (its metrics with their intervals), then forgetting, then cost, so
+It opens with the answer (harness/report/answer.py): per task metric, the best variant and
+its ties, the cheapest one as good, the gain over the strongest baseline. Then one narrow table per eval (its metrics with their intervals), then forgetting, then cost, so
 no line runs much past a terminal's width; cells are padded so the raw text lines up too.
 Best values are bold, values not significantly different from the best carry ≈, and failed
 variants are listed with their errors under the tables.
@@ -9,6 +10,7 @@ variants are listed with their errors under the tables.
 from __future__ import annotations
 
 from harness.report import numbers
+from harness.report.answer import answer
 from harness.report.table import ALPHA, Column, Row, Table, summary
 
 
@@ -19,6 +21,11 @@ def render_markdown(table: Table) -> str:
     if table.description:
         out += [table.description, ""]
     out += [summary(table), ""]
+    findings = answer(table)
+    if findings:
+        out += ["### The answer", ""]
+        for finding in findings:
+            out += [f"**{finding.title(len(table.models) > 1)}**", ""] + [f"- {s}" for s in finding.sentences] + [""]
 
     groups: dict[str, list[Column]] = {}
     for col in table.columns:

@@ -57,6 +57,7 @@ class Column:
     unit: str  # "0-1", "0-100" (a metric's scale), "delta", "nats", "params", "bytes", "seconds", "tokens/s"
     eval: str | None = None
     metric: str | None = None
+    retention: bool = False  # a metric of a retention eval: forgetting, not the task
 
 
 @dataclass
@@ -69,6 +70,7 @@ class Cell:
     n: int | None = None  # examples scored
     p_value: float | None = None  # forgetting: the paired test against the base model
     vs_baseline: dict[str, Any] | None = None  # one seed: the record's paired comparison
+    vs_strongest_baseline: dict[str, Any] | None = None  # one seed: ... against the best-scoring baseline
     p_vs_best: float | None = None  # one seed: p of the paired test against the best run
     share: float | None = None  # trainable parameters: percent of the model
     best: bool = False
@@ -235,7 +237,7 @@ def _columns(records: list[Record], notes: list[str]) -> list[Column]:
             if (ev, m) not in scored:
                 continue
             higher, scale, help_text = _metric_meta(m)
-            metric_cols.append(Column(f"metric:{ev}/{m}", "metric", ev, m, help_text, higher, scale, ev, m))
+            metric_cols.append(Column(f"metric:{ev}/{m}", "metric", ev, m, help_text, higher, scale, ev, m, retention))
             if retention:
                 forgetting_cols.append(Column(
                     f"forgetting:{ev}/{m}", "forgetting", "forgetting", f"{ev} {m} Δ",
@@ -269,6 +271,7 @@ def _run_cells(record: Record, columns: list[Column]) -> tuple[dict[str, Cell], 
                 vs_best[col.key] = best
             cells[col.key] = Cell(score.value, score.ci_low, score.ci_high, n=score.n,
                                   vs_baseline=extra.get("vs_baseline"),
+                                  vs_strongest_baseline=extra.get("vs_strongest_baseline"),
                                   p_vs_best=best.get("p_value") if isinstance(best, dict) else None)
         elif col.kind == "forgetting":
             f = _entry(record.forgetting, col)
