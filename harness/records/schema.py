@@ -74,6 +74,10 @@ class Record(BaseModel):
     # Evidence the method ran: 4-bit layer count, virtual tokens, trainable blocks,
     # parameter groups with their learning rates, events such as unfreezing.
     method_info: dict[str, Any] = {}
+    # A learning-rate search before training (harness/run/search.py): {"param", "values",
+    # "scores", "chosen", "metric", "higher_is_better", "data", "split", "limit", "steps",
+    # "final_steps", "seconds"}; scores are None for a value whose run diverged.
+    search: dict[str, Any] = {}
     precision: str | None = None  # what training ran in (auto resolves per machine)
     # {"weights", "compute", "optimizer", "optimizer_state"}: the dtype each was held in
     # (compute: training's autocast; evaluation's is each score's eval_dtype).

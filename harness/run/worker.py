@@ -42,6 +42,7 @@ from harness.run import memory, progress
 from harness.run.environment import describe, peak_memory, reset_peak_memory
 from harness.run.launch import VARIANT_FILE
 from harness.run.outcome import new_record
+from harness.run.search import run_search
 from harness.suite.variant import Variant
 from harness.train import budget
 from harness.train.loop import train
@@ -104,24 +105,13 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         method = METHODS.load(variant.method)
         params = method.parse(variant.params)
         dtype = load_dtype_of(variant, device)
-        load_kwargs = {"dtype": dtype, **(method.load_kwargs(params) if method.load_kwargs else {})}
         family = models.family(variant.model, base_dir)
         labels = variant_labels(variant, base_dir, family)
-        model, tokenizer = models.load(variant.model, base_dir, labels=labels if family == "encoder" else None, **load_kwargs)
+        model, tokenizer = load_model(variant, method, params, device, dtype, family, labels)
         variant = resolve_chat(variant, tokenizer)
         record.spec = {**record.spec, "stages": [st.model_dump(mode="json") for st in variant.stages],
                        "evals": [e.model_dump(mode="json") for e in variant.evals]}
-        model = model.to(device)
-        if getattr(model, "hf_quantizer", None) is None:  # a built-in model is built in fp32; quantized weights stay as they are
-            model = model.to(dtype)
         record.dtypes = {"weights": dtype_name(dtype), "compute": variant.eval_dtype}
-        # The drift probe's samples come from the model as loaded, before any method touches it.
-        samples = None
-        if variant.drift_probe and family == "causal":
-            samples = drift.draw(model, tokenizer, variant.drift_probe)
-        elif variant.drift_probe:
-            log.info("%s: the drift probe samples a decoder's own text; a %s model has none, so it is skipped",
-                     variant.label(), family)
         trained = method.trains and bool(variant.stages)
         data = [stage_sources(cfg, tokenizer, base_dir, labels if cfg.label else None, family)
                 for cfg in variant.stages] if trained else []
@@ -129,6 +119,27 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         budgets = [budget.derive(cfg, lengths(srcs)) if cfg.budget and cfg.budget.kind != "flops" else None
                    for cfg, srcs in zip(variant.stages, data)]
         variant = with_steps(variant, budgets)
+        if trained and variant.search is not None:
+            del model  # each short run loads its own; the variant's model is loaded again after
+            if rank == 0:
+                progress.write_progress(directory, {"phase": "search"})
+
+            def build(steps: int):
+                fresh, tok = load_model(variant, method, params, device, dtype, family, labels)
+                return method.apply(fresh, params, ApplyContext(steps=steps, device=device.type, labels=labels, family=family)), tok
+
+            stage, record.search = run_search(
+                variant.search, variant.stages[0], data[0], build, base_dir, variant.seed, labels if variant.stages[0].label else None,
+                family, {"gpu_optimizer": method.gpu_optimizer, "distributed": variant.distributed.model_dump() if variant.distributed else None})
+            variant = variant.model_copy(update={"stages": [stage]})
+            model, _ = load_model(variant, method, params, device, dtype, family, labels)
+        # The drift probe's samples come from the model as loaded, before any method touches it.
+        samples = None
+        if variant.drift_probe and family == "causal":
+            samples = drift.draw(model, tokenizer, variant.drift_probe)
+        elif variant.drift_probe:
+            log.info("%s: the drift probe samples a decoder's own text; a %s model has none, so it is skipped",
+                     variant.label(), family)
         ctx = ApplyContext(steps=sum(st.steps for st in variant.stages), device=device.type, labels=labels, family=family)
         applied = method.apply(model, params, ctx)
         model = applied.model
@@ -199,6 +210,17 @@ def variant_labels(variant: Variant, base_dir: Path, family: str) -> tuple[str, 
             gold = {str(row.get(ev.label)) for row in load_split(ev.data, ev.split, base_dir, limit=ev.limit)}
             labels = tuple(ev.labels or sorted(gold))
     return labels
+
+
+def load_model(variant: Variant, method, params, device: torch.device, dtype: torch.dtype, family: str, labels):
+    """(model, tokenizer) as loaded, on the device, in the load dtype (quantized weights as they are)."""
+    load_kwargs = {"dtype": dtype, **(method.load_kwargs(params) if method.load_kwargs else {})}
+    model, tokenizer = models.load(variant.model, Path(variant.base_dir), labels=labels if family == "encoder" else None,
+                                   **load_kwargs)
+    model = model.to(device)
+    if getattr(model, "hf_quantizer", None) is None:  # a built-in model is built in fp32; quantized weights stay as they are
+        model = model.to(dtype)
+    return model, tokenizer
 
 
 def resolve_chat(variant: Variant, tokenizer) -> Variant:

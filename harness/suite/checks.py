@@ -18,7 +18,7 @@ from harness.data.templates import parse_template, template_fields
 from harness.errors import HarnessError, Problem, short_repr
 from harness.models.family import FAMILIES, eval_kinds
 from harness.registry import EVAL_KINDS, METHODS, METRICS, MODELS, TASKS, load_target
-from harness.suite.schema import TRAIN_FIELDS, EvalSpec, Suite, TrainOverride
+from harness.suite.schema import TRAIN_FIELDS, EvalSpec, Suite, TemplateSpec, TrainOverride
 
 
 def check_suite(raw: dict[str, Any], suite: Suite | None, base_dir: Path) -> tuple[list[Problem], list[str]]:
@@ -39,6 +39,7 @@ def check_suite(raw: dict[str, Any], suite: Suite | None, base_dir: Path) -> tup
     if suite is not None:
         c.resolved_stages(suite)
         c.baselines(suite)
+        c.searches(suite)
     return c.problems, c.notes
 
 
@@ -157,6 +158,36 @@ class _Checker:
             kinds = sorted(k for k in EVAL_KINDS.names() if EVAL_KINDS.meta(k, "shots"))
             self.notes.append(f"baselines.shots: only {', '.join(kinds)} evals prompt with examples; this suite's "
                               "in-context baselines score like the zero-shot one")
+
+    def searches(self, suite: Suite) -> None:
+        """A learning-rate search scores on held-out data: a registered metric, one stage to
+        tune, data it can read, and never a split an eval scores."""
+        from harness.suite.plan import expand_sweep, search_data
+
+        entries = [(f"methods[{i}].search", e.search) if e.search else ("search", suite.search) for i, e in enumerate(suite.methods)]
+        for (path, search), (i, entry) in zip(entries, enumerate(suite.methods)):
+            if search is None or any(p.path.startswith(f"methods[{i}]") for p in self.problems):
+                continue
+            if search.metric != "loss" and search.metric not in METRICS:
+                self.problem(f"{path}.metric", f"'loss' or a generation metric: {METRICS.unknown_message(search.metric)}")
+            try:
+                stages = expand_sweep(suite, entry)[0][2]
+            except ValueError:
+                continue  # resolved_stages reports it
+            if len(stages) > 1:
+                self.problem(path, f"methods[{i}] trains in {len(stages)} stages; a search tunes the rate of one stage")
+                continue
+            data = search_data(search, stages)
+            if data is None:
+                self.problem(f"{path}.data", "the training data is a mixture: name the held-out data to search on")
+                continue
+            for k, ev in enumerate(suite.evals):
+                if ev.data == data and ev.split == search.split:
+                    self.problem(f"{path}.split", f"{data} ({search.split}) is what evals[{k}] ({ev.name}) scores: a search "
+                                                  "picks on held-out data (a validation split), never on the eval's")
+            t = stages[0].template
+            template = {"prompt": t.prompt, "completion": t.completion} if isinstance(t, TemplateSpec) else t
+            self.data(path, data, search.split, template, mapping=stages[0].columns if search.data is None else None)
 
     def resolved_stages(self, suite: Suite) -> None:
         """Settings that only clash once layered (data and mixture, select_best), and stages with no data."""

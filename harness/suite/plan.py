@@ -24,7 +24,7 @@ from harness.data import sources
 from harness.data.builtin import default_template
 from harness.data.templates import parse_template
 from harness.registry import EVAL_KINDS, METHODS
-from harness.suite.schema import TRAIN_FIELDS, EvalSpec, LoadedSuite, MethodSpec, Suite, TemplateSpec, TrainSpec
+from harness.suite.schema import TRAIN_FIELDS, EvalSpec, LoadedSuite, MethodSpec, SearchSpec, Suite, TemplateSpec, TrainSpec
 from harness.suite.variant import Shots, Variant
 
 ID_LENGTH = 10  # hex digits of sha256: collisions are negligible within one suite
@@ -42,8 +42,9 @@ def plan(loaded: LoadedSuite) -> list[Variant]:
         for entry in suite.methods:
             placement = {"resources": entry.resources or suite.resources, "distributed": entry.distributed or suite.distributed}
             for name, params, stages in expand_sweep(suite, entry):
+                search = entry.search or suite.search
                 for seed in suite.seeds:
-                    variant = _variant(suite, base_dir, model, entry.method, name, params, stages, seed, chat)
+                    variant = _variant(suite, base_dir, model, entry.method, name, params, stages, seed, chat, search=search)
                     variants.append(variant.model_copy(update=placement))
     return variants
 
@@ -135,6 +136,13 @@ def template_of(value: TemplateSpec | str | None, data_ref: str | None) -> Templ
     return TemplateSpec(prompt=t.prompt, completion=t.completion)
 
 
+def search_data(search: SearchSpec | None, stages: list[TrainSpec]) -> str | None:
+    """The data a learning-rate search scores on: its own, else the (last) stage's training data."""
+    if search is None or not stages:
+        return None
+    return search.data or stages[-1].data
+
+
 def data_reads(stage: TrainSpec) -> list[tuple[str, str]]:
     """Every (data, split) a training stage reads: its data or mixture, and its validation data."""
     reads: list[tuple[str | None, str]] = [(d.data, d.split) for d in stage.datasets()]
@@ -144,13 +152,17 @@ def data_reads(stage: TrainSpec) -> list[tuple[str, str]]:
 
 
 def _variant(suite: Suite, base_dir: Path, model: str, method: str, name: str, params: dict[str, Any],
-             stages: list[TrainSpec], seed: int, chat: bool | None, shots: Shots | None = None) -> Variant:
+             stages: list[TrainSpec], seed: int, chat: bool | None, shots: Shots | None = None,
+             search: SearchSpec | None = None) -> Variant:
     fingerprints: dict[str, str] = {}
     # None (the model's default) becomes whether it has a chat template, where that is known
     # here; otherwise the worker asks its tokenizer.
     stages = [st.model_copy(update={"chat": chat}) if st.chat is None else st for st in stages]
     if shots is not None:
         fingerprints[f"{shots.data}|{shots.split}"] = sources.fingerprint(shots.data, shots.split, base_dir)
+    held_out = search_data(search, stages)
+    if search is not None and held_out is not None:
+        fingerprints[f"{held_out}|{search.split}"] = sources.fingerprint(held_out, search.split, base_dir)
     for stage in stages:
         for data, split in data_reads(stage):
             fingerprints[f"{data}|{split}"] = sources.fingerprint(data, split, base_dir)
@@ -169,6 +181,7 @@ def _variant(suite: Suite, base_dir: Path, model: str, method: str, name: str, p
         "drift_probe": suite.drift_probe.model_dump() if suite.drift_probe else None,
         "load_dtype": suite.load_dtype,
         **({"shots": shots.model_dump(mode="json")} if shots is not None else {}),
+        **({"search": search.model_dump(mode="json")} if search is not None else {}),
     }
     return Variant(id=variant_id(body), base_dir=str(base_dir), resources=suite.resources, **body)
 
@@ -195,6 +208,8 @@ def variant_id(body: dict[str, Any]) -> str:
         ev["data"] = portable(ev["data"])
     if canonical.get("shots"):
         canonical["shots"]["data"] = portable(canonical["shots"]["data"])
+    if canonical.get("search"):
+        canonical["search"]["data"] = portable(canonical["search"]["data"])
     canonical["fingerprints"] = sorted(canonical["fingerprints"].values())
     digest = hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     return f"{body['name']}-{digest[:ID_LENGTH]}"

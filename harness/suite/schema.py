@@ -217,6 +217,22 @@ else:
 TRAIN_FIELDS = frozenset(TrainSpec.model_fields)
 
 
+class SearchSpec(_Strict):
+    """Each method at its best: a short run per learning rate, scored on held-out data (the
+    validation split, never an eval's), and the variant then trains at the rate that won
+    (harness/run/search.py). The record and the leaderboard show the values, the scores and
+    the choice."""
+
+    learning_rate: list[Annotated[float, Field(gt=0)]] = Field(min_length=2)
+    metric: str = "loss"  # "loss" (validation loss per completion token) or a generation metric (rouge1...)
+    data: str | None = None  # default: the training data
+    split: str = "validation"
+    limit: int = Field(default=64, gt=0)  # held-out examples scored per value
+    # Steps of each short run; default: the variant's own. Fewer is cheaper, and the record says so.
+    steps: int | None = Field(default=None, gt=0)
+    max_new_tokens: int = Field(default=64, gt=0)  # for a generation metric
+
+
 class MethodSpec(_Strict):
     """One tuning method; each entry (times sweep values, times seeds) is a variant."""
 
@@ -231,6 +247,7 @@ class MethodSpec(_Strict):
     sweep: dict[str, list[Any]] = {}
     resources: ResourcesSpec | None = None  # default: the suite's
     distributed: DistributedSpec | None = None  # default: the suite's
+    search: SearchSpec | None = None  # default: the suite's (a learning-rate search per variant)
 
     @field_validator("sweep")
     @classmethod
@@ -348,6 +365,7 @@ class Suite(_Strict):
     distributed: DistributedSpec | None = None  # strategy across a variant's GPUs (default ddp)
     drift_probe: DriftProbeSpec | None = None  # forgetting without data: see DriftProbeSpec
     baselines: BaselinesSpec = BaselinesSpec()  # few-shot baselines besides the zero-shot one
+    search: SearchSpec | None = None  # a learning-rate search for every method (an entry may set its own)
     methods: list[MethodSpec] = []
     evals: list[EvalSpec] = Field(min_length=1)
     check: CheckSpec = CheckSpec()  # tolerances for `harness check` (not part of any variant's id)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from harness.suite.schema import DistributedSpec, DriftProbeSpec, EvalSpec, ResourcesSpec, TemplateSpec, TrainSpec
+from harness.suite.schema import DistributedSpec, DriftProbeSpec, EvalSpec, ResourcesSpec, SearchSpec, TemplateSpec, TrainSpec
 
 
 class Shots(BaseModel):
@@ -45,6 +45,7 @@ class Variant(BaseModel):
     eval_dtype: str = "fp32"
     drift_probe: DriftProbeSpec | None = None
     shots: Shots | None = None  # an in-context baseline's examples (part of the id when set)
+    search: SearchSpec | None = None  # the learning-rate search it starts with (part of the id when set)
     load_dtype: str = "auto"  # part of the id unless auto (then the hardware chooses, as for the device)
     resources: ResourcesSpec = ResourcesSpec()  # scheduling: not part of the id
     distributed: DistributedSpec | None = None  # how it spreads over resources.gpus: not part of the id
