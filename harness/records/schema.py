@@ -78,6 +78,11 @@ class Record(BaseModel):
     # "scores", "chosen", "metric", "higher_is_better", "data", "split", "limit", "steps",
     # "final_steps", "seconds"}; scores are None for a value whose run diverged.
     search: dict[str, Any] = {}
+    # Evals written with several templates (template: [...]) are scored once per template, as
+    # evals NAME@1, NAME@2...; here per NAME: {"evals": [NAME@1, ...], "prompts": [each
+    # template's prompt], "metrics": {metric: {"mean", "std", "min", "max", "values"}}}, the
+    # spread across templates being the prompt sensitivity.
+    templates: dict[str, dict[str, Any]] = {}
     precision: str | None = None  # what training ran in (auto resolves per machine)
     # {"weights", "compute", "optimizer", "optimizer_state"}: the dtype each was held in
     # (compute: training's autocast; evaluation's is each score's eval_dtype).
