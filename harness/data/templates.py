@@ -16,6 +16,7 @@ built-in task (harness/data/builtin) or from the docs.
 from __future__ import annotations
 
 import functools
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +107,17 @@ def parse_template(value: Any) -> Template:
     _compiled(template.prompt, "prompt")
     _compiled(template.completion, "completion")
     return template
+
+
+TEMPLATE_SEED = 0  # fixed: every variant reads each example in the same wording
+
+
+def drawn_per_row(count: int, rows: int) -> list[int]:
+    """Which of `count` templates each of `rows` rows is written with, when a task is phrased
+    several ways (FLAN-style): one drawn per row, with a fixed seed, so every variant (and
+    every run) trains on the same wording of the same example."""
+    rng = random.Random(TEMPLATE_SEED)
+    return [rng.randrange(count) for _ in range(rows)]
 
 
 def template_fields(t: Template) -> set[str]:

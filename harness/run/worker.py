@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import statistics
 import sys
 import time
 import traceback
@@ -43,6 +44,7 @@ from harness.run.environment import describe, peak_memory, reset_peak_memory
 from harness.run.launch import VARIANT_FILE
 from harness.run.outcome import new_record
 from harness.run.search import run_search
+from harness.suite.schema import TEMPLATE_MARK
 from harness.suite.variant import Variant
 from harness.train import budget
 from harness.train.loop import train
@@ -166,6 +168,7 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         if rank == 0:
             progress.write_progress(directory, {"phase": "evaluate"})
         evaluate_all(variant, model, tokenizer, record, directory, device, write=rank == 0)
+        record.templates = template_spread(variant, record)
         shards.split_across(0, 1)  # the drift probe's samples are each rank's own: scored whole
         if samples is not None:
             # a probe's base is the untouched model: its drift is zero by construction
@@ -278,6 +281,25 @@ def with_steps(variant: Variant, budgets: list[budget.Derived | None]) -> Varian
     stages = [cfg.model_copy(update={"steps": b.steps}) if b is not None and b.steps is not None else cfg
               for cfg, b in zip(variant.stages, budgets)]
     return variant.model_copy(update={"stages": stages})
+
+
+def template_spread(variant: Variant, record: Record) -> dict[str, dict]:
+    """Per eval written with several templates: each template's scores, their mean and spread."""
+    groups: dict[str, list] = {}
+    for ev in variant.evals:
+        base, mark, _ = ev.name.rpartition(TEMPLATE_MARK)
+        if mark and ev.name in record.metrics:
+            groups.setdefault(base, []).append(ev)
+    out = {}
+    for base, evs in groups.items():
+        metrics = {}
+        for metric in record.metrics[evs[0].name]:
+            values = [record.metrics[e.name][metric].value for e in evs if metric in record.metrics[e.name]]
+            metrics[metric] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                               "min": min(values), "max": max(values), "values": values}
+        out[base] = {"evals": [e.name for e in evs], "prompts": [getattr(e.template, "prompt", "") for e in evs],
+                     "metrics": metrics}
+    return out
 
 
 def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cost, data: list, budgets: list,

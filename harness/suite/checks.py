@@ -53,6 +53,11 @@ def _sequence(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _plain(template: Any) -> Any:
+    """A resolved template as the mapping a suite would write."""
+    return {"prompt": template.prompt, "completion": template.completion} if isinstance(template, TemplateSpec) else template
+
+
 def _get(d: Any, *keys: str) -> Any:
     for k in keys:
         d = d.get(k) if isinstance(d, dict) else None
@@ -185,8 +190,8 @@ class _Checker:
                 if ev.data == data and ev.split == search.split:
                     self.problem(f"{path}.split", f"{data} ({search.split}) is what evals[{k}] ({ev.name}) scores: a search "
                                                   "picks on held-out data (a validation split), never on the eval's")
-            t = stages[0].template
-            template = {"prompt": t.prompt, "completion": t.completion} if isinstance(t, TemplateSpec) else t
+            ts = stages[0].template
+            template = [_plain(t) for t in ts] if isinstance(ts, list) else _plain(ts)
             self.data(path, data, search.split, template, mapping=stages[0].columns if search.data is None else None)
 
     def resolved_stages(self, suite: Suite) -> None:
@@ -337,16 +342,21 @@ class _Checker:
                 if old not in columns:
                     self.problem(f"{path}.columns.{new}", f"{ref} has no column {old!r}; it has: {', '.join(sorted(columns))}")
             columns = columns | set(mapping)
-        try:
-            if isinstance(template, dict) and "text" in template:  # learned whole: no prompt part
-                template = {"prompt": "", "completion": template["text"]}
-            chosen = parse_template(template) if template is not None else default_template(ref)
-            if prompt_only:
-                chosen = parse_template({"prompt": chosen.prompt})
-        except HarnessError as err:
-            self.problem(f"{path}.template", str(err))
-            return
-        for where, needed in [(f"{path}.template", template_fields(chosen)), *(extra_fields or {}).items()]:
+        several = isinstance(template, list)
+        checks = list((extra_fields or {}).items())
+        for k, one in enumerate(template if several else [template]):
+            where = f"{path}.template[{k}]" if several else f"{path}.template"
+            try:
+                if isinstance(one, dict) and "text" in one:  # learned whole: no prompt part
+                    one = {"prompt": "", "completion": one["text"]}
+                chosen = parse_template(one) if one is not None else default_template(ref)
+                if prompt_only:
+                    chosen = parse_template({"prompt": chosen.prompt})
+            except HarnessError as err:
+                self.problem(where, str(err))
+                continue
+            checks.insert(k, (where, template_fields(chosen)))
+        for where, needed in checks:
             missing = sorted(needed - columns)
             if missing:
                 self.problem(where, f"names field(s) {', '.join(missing)} that {ref} lacks; it has: {', '.join(sorted(columns))}")

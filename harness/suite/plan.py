@@ -24,7 +24,17 @@ from harness.data import sources
 from harness.data.builtin import default_template
 from harness.data.templates import parse_template
 from harness.registry import EVAL_KINDS, METHODS
-from harness.suite.schema import TRAIN_FIELDS, EvalSpec, LoadedSuite, MethodSpec, SearchSpec, Suite, TemplateSpec, TrainSpec
+from harness.suite.schema import (
+    TEMPLATE_MARK,
+    TRAIN_FIELDS,
+    EvalSpec,
+    LoadedSuite,
+    MethodSpec,
+    SearchSpec,
+    Suite,
+    TemplateSpec,
+    TrainSpec,
+)
 from harness.suite.variant import Shots, Variant
 
 ID_LENGTH = 10  # hex digits of sha256: collisions are negligible within one suite
@@ -125,11 +135,15 @@ def _finish(spec: TrainSpec) -> TrainSpec:
     return spec.model_copy(update={"template": template_of(spec.template, spec.data)})
 
 
-def template_of(value: TemplateSpec | str | None, data_ref: str | None) -> TemplateSpec:
-    """The template a variant uses, resolved to its two parts (so the id sees the text).
+def template_of(value: Any, data_ref: str | None) -> Any:
+    """The template a variant uses, resolved to its two parts (so the id sees the text); a
+    list of several stays a list of them (a list of one is that one).
 
     A `text` template is learned whole: it becomes an empty prompt and the text as completion.
     """
+    if isinstance(value, list):
+        resolved = [template_of(v, data_ref) for v in value]
+        return resolved if len(resolved) > 1 else resolved[0]
     if isinstance(value, TemplateSpec):
         return TemplateSpec(prompt="", completion=value.text) if value.text is not None else value
     t = parse_template(value) if value is not None else default_template(data_ref or "")
@@ -170,8 +184,13 @@ def _variant(suite: Suite, base_dir: Path, model: str, method: str, name: str, p
     evals = []
     for ev in suite.evals:
         chosen = ev.template if ev.template is not None else (suite_train.template if suite_train else None)
-        update = {"template": template_of(chosen, ev.data), "chat": eval_chat(ev, suite_train, chat)}
-        evals.append(ev.model_copy(update=update))
+        template = template_of(chosen, ev.data)
+        chat_on = eval_chat(ev, suite_train, chat)
+        if isinstance(template, list):  # scored once per template: NAME@1, NAME@2... (a name never has "@")
+            evals += [ev.model_copy(update={"name": f"{ev.name}{TEMPLATE_MARK}{j}", "template": t, "chat": chat_on})
+                      for j, t in enumerate(template, 1)]
+        else:
+            evals.append(ev.model_copy(update={"template": template, "chat": chat_on}))
         fingerprints[f"{ev.data}|{ev.split}"] = sources.fingerprint(ev.data, ev.split, base_dir)
     body: dict[str, Any] = {
         "suite": suite.name, "name": name, "model": model, "method": method, "params": params, "seed": seed,

@@ -42,6 +42,10 @@ class TemplateSpec(_Strict):
 
 
 Template = TemplateSpec | str  # a dict, or one "prompt ||| completion" string
+# Several phrasings of one task (FLAN-style): training draws one per example, an eval scores
+# each and reports the mean and the spread across them.
+Templates = Template | Annotated[list[Template], Field(min_length=1)]
+TEMPLATE_MARK = "@"  # an eval with several templates is scored as NAME@1, NAME@2... (a name never has "@")
 
 
 class MixtureItem(_Strict):
@@ -49,7 +53,7 @@ class MixtureItem(_Strict):
 
     data: str
     split: str = "train"
-    template: Template | None = None  # default: the task's own template
+    template: Templates | None = None  # default: the task's own template
     columns: dict[str, str] = {}  # new name -> existing column, e.g. {input: sentence}
     weight: float = Field(default=1.0, gt=0)
     limit: int | None = Field(default=None, gt=0)
@@ -99,7 +103,7 @@ class TrainSpec(_Strict):
 
     data: str | None = None  # builtin:NAME | hf:DATASET[:CONFIG] | path (.jsonl .json .csv .tsv .parquet)
     split: str = "train"  # datasets split syntax, slices included: "train[:80%]"
-    template: Template | None = None  # default: the task's own template
+    template: Templates | None = None  # default: the task's own template
     # Column mapping: new name -> existing column ({input: sentence}), so a template or
     # label written for one dataset reads another; the original columns stay.
     columns: dict[str, str] = {}
@@ -259,7 +263,8 @@ class MethodSpec(_Strict):
 
 
 class EvalSpec(_Strict):
-    name: str = Field(pattern=_NAME)  # key of this eval's scores in the record
+    # Key of this eval's scores in the record; the planner names each template's eval NAME@k.
+    name: str = Field(pattern=_NAME[:-1] + r"(@[0-9]+)?$")
     data: str
     split: str = "test"
     # generation: decode and compare with references. classification: pick one of `labels`
@@ -279,7 +284,7 @@ class EvalSpec(_Strict):
     retention: bool = False
     label: str | None = None  # classification: the column holding the gold class
     labels: list[str] | None = Field(default=None, min_length=2)  # classification: the classes (default: from the data)
-    template: Template | None = None  # default: the train template, else the task's own
+    template: Templates | None = None  # default: the train template, else the task's own
     columns: dict[str, str] = {}  # new name -> existing column, as in train.columns
     # Where the references are (default: the rendered completion): a column holding one
     # reference or a list of them, or several columns of one reference each
@@ -372,6 +377,14 @@ class Suite(_Strict):
     # Seconds a variant may run before it is stopped and recorded as failed, saying so
     # (`harness run --timeout` overrides; not part of any variant's id).
     timeout: float | None = Field(default=None, gt=0)
+
+    @field_validator("evals")
+    @classmethod
+    def _names_without_mark(cls, evals: list[EvalSpec]) -> list[EvalSpec]:
+        for ev in evals:
+            if TEMPLATE_MARK in ev.name:
+                raise ValueError(f"eval name {ev.name!r}: {TEMPLATE_MARK!r} is kept for the evals of several templates")
+        return evals
 
     @property
     def models(self) -> list[str]:

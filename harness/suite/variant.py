@@ -23,7 +23,7 @@ class Shots(BaseModel):
     data: str
     split: str
     columns: dict[str, str] = {}
-    template: TemplateSpec
+    template: TemplateSpec | list[TemplateSpec]  # several: each row in the wording training drew for it
     seed: int
 
 
