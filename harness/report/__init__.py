@@ -1,9 +1,11 @@
 """Leaderboards: a suite's records -> an HTML page, Markdown, CSV or JSON. Imports no torch.
 
-table.py folds the records into one Table (seeds, best, ties); numbers.py writes its values;
-answer.py states what it says (best, ties, cheapest as good, gain over the strongest
-baseline), which Markdown and HTML open with; markdown.py, tabular.py (CSV, JSON) and
-html.py (with charts.py, examples.py and provenance.py) render it. `render(tables, fmt)` is
+table.py folds the records into one Table (seeds, best, ties; sensitivity.py the means
+across an eval's templates); numbers.py writes its values; answer.py states what it says
+(how the variants were compared: budgets.py, rate_search.py, prompting.py; then best, ties,
+cheapest as good, gain over the strongest baseline, prompt sensitivity), which Markdown and
+HTML open with; markdown.py, tabular.py (CSV, JSON) and html.py (with charts.py,
+examples.py and provenance.py) render it. `render(tables, fmt)` is
 the one entry point the CLI uses.
 """
 

@@ -14,6 +14,14 @@ for each model:
 4. whether the evidence separates the best from the runner-up and, when it does not, about
    how many examples would (80% power at alpha 0.05, from the observed delta and interval).
 
+An eval written with several templates is answered per template (NAME@1, NAME@2..., each a
+real eval with paired tests), and once more per metric with one sentence on the best
+variant's mean and spread across the templates (harness/report/sensitivity.py).
+
+Before the findings, `setup` says how the variants were compared: the training budget
+(budgets.py), whether learning rates were searched (rate_search.py), what the in-context
+baselines showed and whether prompts went through the chat template (prompting.py).
+
 A row with several seeds has one stored comparison per seed: a claim of "within noise"
 quotes the seed closest to significance (smallest p), a claim of a gain the seed furthest
 from it (largest p), so the sentence holds for every seed. To add a finding, add a
@@ -26,7 +34,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from harness.report import numbers
+from harness.report import budgets, numbers, prompting, rate_search, sensitivity
 from harness.report.table import ALPHA, Column, Row, Table
 
 Z_ALPHA, Z_POWER = 1.96, 0.84  # two-sided alpha 0.05; power 0.8
@@ -44,20 +52,32 @@ class Finding:
     sentences: list[str]
 
     def title(self, many_models: bool) -> str:
-        return f"{self.column.group} {numbers.header(self.column)}" + (f" on {self.model}" if many_models else "")
+        col = self.column
+        across = f" across {col.templates} templates" if col.kind == "templates" else ""
+        header = numbers.header(col).replace(" mean", "", 1) if across else numbers.header(col)
+        return f"{col.group} {header}{across}" + (f" on {self.model}" if many_models else "")
 
 
 def answer(table: Table) -> list[Finding]:
     """Every finding of the table, in the order of its columns, then of its models."""
     found = []
     for col in table.columns:
-        if col.kind != "metric" or col.retention:
+        if col.kind not in ("metric", "templates") or col.retention:
             continue
         for model in table.models:
             rows = [r for r in table.rows if r.model == model and col.key in r.cells]
-            if rows:
+            if rows and col.kind == "templates":
+                found.append(Finding(model, col, [sensitivity.sentence(col, rows)]))
+            elif rows:
                 found.append(Finding(model, col, _sentences(col, rows)))
     return found
+
+
+def setup(table: Table) -> list[str]:
+    """How the variants were compared: budget, learning rates, in-context baselines, prompts."""
+    found = [budgets.sentence(table), rate_search.sentence(table), prompting.shots_sentence(table),
+             prompting.chat_sentence(table)]
+    return [s for s in found if s]
 
 
 def examples_needed(delta: float, ci_low: float, ci_high: float, n: int) -> int | None:

@@ -1,4 +1,5 @@
-"""The leaderboard as one self-contained HTML page: the answer, table, charts, examples, provenance.
+"""The leaderboard as one self-contained HTML page: the answer, table, training, charts,
+examples, provenance.
 
 Everything is inline (style, Chart.js, the page's script, the data), so the page opens from
 disk, a CI artifact or a locked-down browser, and it asks nothing of any network.
@@ -27,8 +28,8 @@ import jinja2
 import yaml
 from markupsafe import Markup
 
-from harness.report import numbers
-from harness.report.answer import answer
+from harness.report import budgets, numbers, prompting, rate_search, sensitivity
+from harness.report.answer import answer, setup
 from harness.report.charts import chart_data
 from harness.report.examples import example_view
 from harness.report.provenance import provenance
@@ -77,6 +78,12 @@ def visible(text: str) -> str:
 
 def _tooltip(col: Column, cell: Cell) -> str:
     lines = []
+    if col.kind == "templates":
+        lines.append(f"mean of {col.templates} templates ± their standard deviation (the prompt sensitivity)")
+        if cell.per_template:
+            lines.append("per template: " + ", ".join(numbers.number(col, v) for v in cell.per_template))
+        if cell.n_seeds > 1:
+            lines.append(f"each figure the mean over {cell.n_seeds} seeds")
     if cell.n:
         lines.append(f"{cell.n} examples")
     if cell.vs_baseline:
@@ -129,12 +136,33 @@ def _top_score(example: dict[str, Any], metric: str) -> float | None:
 def _groups(table: Table) -> list[dict[str, Any]]:
     groups: list[dict[str, Any]] = []
     for col in table.columns:
-        label = col.group if col.kind == "metric" else ("forgetting" if col.kind in ("forgetting", "drift") else "cost")
+        if col.kind == "templates":
+            label = f"{col.group} · mean of {col.templates} templates"
+        else:
+            label = col.group if col.kind == "metric" else ("forgetting" if col.kind in ("forgetting", "drift") else "cost")
         if groups and groups[-1]["label"] == label:
             groups[-1]["span"] += 1
         else:
             groups.append({"label": label, "span": 1})
     return groups
+
+
+def _training_note(row: Row) -> str:
+    """Beside a tuned variant's name: 'lr 3e-4 (searched) · 24 steps'."""
+    if row.is_baseline:
+        return ""
+    steps = budgets.steps_text(row)
+    return " · ".join(p for p in (rate_search.chosen_text(row), f"{steps} steps" if steps else None) if p)
+
+
+def _setting_lines(searches: list[dict[str, Any]]) -> list[str]:
+    """What the searches' scores rest on: one line, or one per setting with its variants."""
+    settings: dict[str, list[str]] = {}
+    for r in searches:
+        settings.setdefault(r["setting"], []).append(r["name"])
+    if len(settings) == 1:
+        return [f"One short run per rate: {next(iter(settings))}."]
+    return [f"{', '.join(names)}: {text}." for text, names in settings.items()]
 
 
 def page_data(table: Table) -> dict[str, Any]:
@@ -156,7 +184,13 @@ def render_html(table: Table, examples: int = EXAMPLES) -> str:
     for s in scripts:
         if "</script" in s.lower():
             raise ValueError("an inline script may not contain '</script'")
+    searches = rate_search.search_rows(table)
+    evals_of = {name: sensitivity.prompts(table, name) for name in table.templates}
     return template.render(
+        setup=setup(table), training=budgets.training_rows(table), searches=searches,
+        search_settings=_setting_lines(searches), templated=evals_of, training_note=_training_note,
+        method_label=prompting.method_label, few_shot=any(r.shots for r in table.rows),
+        prompting=[s for s in (prompting.chat_sentence(table), prompting.shots_sentence(table)) if s],
         t=table, csp=content_security_policy(scripts, [css]), css=Markup(css),
         scripts=[Markup(s) for s in scripts], data_json=Markup(script_json(page_data(table))),
         prov=provenance(table), summary=summary(table), examples=view, alpha=ALPHA, answer=answer(table),

@@ -8,8 +8,10 @@ params, 718.6 MB, 1.5 s, 34.4K tokens/s).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from harness.report.table import Cell, Column
+if TYPE_CHECKING:  # types only: table.py's helpers (sensitivity.py) write numbers while table.py loads
+    from harness.report.table import Cell, Column
 
 
 def _si(value: float, suffixes=("", "K", "M", "B", "T")) -> str:
@@ -65,7 +67,10 @@ def value_text(column: Column, cell: Cell) -> str:
 
 
 def spread_text(column: Column, cell: Cell) -> str:
-    """The uncertainty: ± std over seeds, else the 95% interval; for costs, the share of the model."""
+    """The uncertainty: ± std over seeds, else the 95% interval; for costs, the share of the model;
+    for a mean across templates, ± their standard deviation and the worst template's score."""
+    if column.kind == "templates":
+        return template_spread(column, cell.std, cell.lowest, cell.highest)
     if cell.n_seeds > 1 and cell.std is not None and column.kind != "cost":  # a cost's spread is noise: its mean alone
         return f"± {number(column, cell.std)} ({cell.n_seeds} seeds)"
     if column.kind in ("metric", "forgetting", "drift") and cell.ci_low is not None and cell.ci_high is not None:
@@ -75,8 +80,20 @@ def spread_text(column: Column, cell: Cell) -> str:
     return ""
 
 
+def template_spread(column: Column, std: float | None, lowest: float | None, highest: float | None) -> str:
+    """'± 0.030 (min 0.490)': the spread across templates and the worst template's score (the
+    lowest, or for a metric where lower is better the highest)."""
+    worst = ("max", highest) if column.higher_is_better is False else ("min", lowest)
+    parts = [f"± {number(column, std)}" if std is not None else ""]
+    if worst[1] is not None:
+        parts.append(f"({worst[0]} {number(column, worst[1])})")
+    return " ".join(p for p in parts if p)
+
+
 def header(column: Column) -> str:
-    """'rouge1 (0-1)', 'peak memory', 'drift KL (nats)'."""
+    """'rouge1 (0-1)', 'rouge1 mean (0-1)' (across templates), 'peak memory', 'drift KL (nats)'."""
+    if column.kind == "templates":
+        return f"{column.label} mean ({column.unit})" if column.unit else f"{column.label} mean"
     if column.kind == "metric":
         return f"{column.label} ({column.unit})" if column.unit else column.label
     if column.unit == "nats":

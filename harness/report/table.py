@@ -4,7 +4,10 @@ Every format (html, md, csv, json) renders this one Table, built from the record
 (harness.records.store), so a page can be rebuilt anywhere; no torch is imported.
 
 * Columns: each eval's metrics (in the suite's order), then forgetting (each retention
-  eval's change from the base model, and the drift probe's KL estimate), then costs.
+  eval's change from the base model, and the drift probe's KL estimate), then costs. An
+  eval written with several templates (scored as NAME@1, NAME@2...) gets a "templates"
+  column per metric before them: the mean across its templates ± their standard deviation
+  (harness/report/sensitivity.py).
 * A row is one (model, name): its runs are the seeds. With one seed a cell carries that
   record's 95% interval and paired comparisons; with several it is the mean, with the
   sample standard deviation across seeds (the runs keep their own intervals).
@@ -12,6 +15,8 @@ Every format (html, md, csv, json) renders this one Table, built from the record
   entry). tied: a metric cell whose runs all stand within ALPHA of the best run by their
   stored paired test (`vs_best`, written by harness/analysis/compare.py), i.e. not significantly worse.
   Cost and forgetting columns mark the best among tuned variants (the baseline trains nothing).
+* Rows: per model, the baselines first (zero-shot, then by the number of in-context
+  examples), then the tuned variants best first, then failed ones.
 * Of several records of one (model, name, seed) the newest is shown (older ones come from an
   earlier version of the suite) and the rest are counted in the notes.
 To add a column kind, add its Column in `_columns` and its value in `_run_cells`.
@@ -32,6 +37,7 @@ from harness.records.newest import newest
 from harness.records.schema import Record
 from harness.records.store import SUITE_COPY, readable_records
 from harness.registry import METRICS
+from harness.report import prompting, sensitivity
 
 T = TypeVar("T")
 
@@ -48,8 +54,8 @@ COSTS = [
 
 @dataclass
 class Column:
-    key: str  # unique: "metric:EVAL/METRIC", "forgetting:EVAL/METRIC", "drift", "cost:FIELD"
-    kind: Literal["metric", "forgetting", "drift", "cost"]
+    key: str  # unique: "metric:EVAL/METRIC", "templates:NAME/METRIC", "forgetting:EVAL/METRIC", "drift", "cost:FIELD"
+    kind: Literal["metric", "templates", "forgetting", "drift", "cost"]
     group: str  # header over several columns: the eval's name, "forgetting" or "cost"
     label: str
     help: str
@@ -58,6 +64,7 @@ class Column:
     eval: str | None = None
     metric: str | None = None
     retention: bool = False  # a metric of a retention eval: forgetting, not the task
+    templates: int = 0  # a "templates" column: how many templates its mean is over
 
 
 @dataclass
@@ -75,6 +82,11 @@ class Cell:
     share: float | None = None  # trainable parameters: percent of the model
     best: bool = False
     tied: bool = False
+    # a "templates" cell: the lowest and highest score across templates and each template's
+    # (value is their mean, std their standard deviation; with seeds, each the mean over seeds)
+    lowest: float | None = None
+    highest: float | None = None
+    per_template: list[float] | None = None
 
 
 @dataclass
@@ -93,6 +105,12 @@ class Run:
     finished_at: str | None
     vs_best: dict[str, dict[str, Any]]  # column key -> the record's vs_best (p_value, best)
     env: dict[str, Any]
+    # how it was trained and prompted, as the record says (harness/report/budgets.py, search.py
+    # and prompting.py read them): the learning-rate search, method_info (steps and budget per
+    # stage, in-context shots) and the resolved spec (budgets as written, evals' chat setting)
+    search: dict[str, Any] = field(default_factory=dict)
+    method_info: dict[str, Any] = field(default_factory=dict)
+    spec: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -108,6 +126,12 @@ class Row:
     @property
     def is_baseline(self) -> bool:
         return self.method == "baseline"
+
+    @property
+    def shots(self) -> int:
+        """A baseline's in-context examples per prompt (0: zero-shot)."""
+        shots = self.params.get("shots") if self.is_baseline else None
+        return shots if isinstance(shots, int) else 0
 
     @property
     def status(self) -> str:
@@ -135,6 +159,8 @@ class Table:
     notes: list[str]
     suite_text: str | None  # the suite file as written (results/<suite>/suite.yaml), if kept
     first_spec: dict[str, Any]  # the first record's resolved spec, for when the suite file was not kept
+    # evals written with several templates: NAME -> {"evals", "prompts", "metrics"} (sensitivity.py)
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def column(self, key: str) -> Column:
         return next(c for c in self.columns if c.key == key)
@@ -147,7 +173,8 @@ def build_table(suite_dir: Path) -> Table:
     records = _newest(readable_records(suite_dir, notes), notes)
     if not records:
         raise HarnessError(f"{suite_dir}: no readable records (expected <variant_id>/record.json under it)")
-    columns = _columns(records, notes)
+    templated = sensitivity.groups(records)
+    columns = _columns(records, notes, templated)
     rows = _rows(records, columns)
     for model in {r.model for r in rows}:
         _mark(columns, [r for r in rows if r.model == model])
@@ -167,13 +194,15 @@ def build_table(suite_dir: Path) -> Table:
                 if empty["n"] and empty["count"] * 2 > empty["n"]:
                     notes.append(f"{row.name} (seed {run.seed}): {empty['count']} of {empty['n']} predictions of eval {ev} "
                                  "are empty: its scores there are those of no answer at all (open its predictions)")
+            label = row.name if len(row.runs) == 1 else f"{row.name} (seed {run.seed})"
+            notes += prompting.shot_notes(label, run.method_info)
     suite_copy = suite_dir / SUITE_COPY
     first = records[0]
     return Table(
         suite=first.suite, suite_dir=str(suite_dir), description=_description(suite_copy),
         models=models, columns=columns, rows=rows, primary=primary,
         notes=notes, suite_text=suite_copy.read_text(encoding="utf-8") if suite_copy.is_file() else None,
-        first_spec=first.spec,
+        first_spec=first.spec, templates=templated,
     )
 
 
@@ -229,9 +258,10 @@ def _metric_meta(metric: str) -> tuple[bool | None, str, str]:
     return None, "", f"{metric} (not a registered metric: its direction is unknown, so nothing is marked best)"
 
 
-def _columns(records: list[Record], notes: list[str]) -> list[Column]:
+def _columns(records: list[Record], notes: list[str], templated: dict[str, dict[str, Any]]) -> list[Column]:
     scored = {(ev, m) for r in records for ev, scores in r.metrics.items() for m in scores}
-    metric_cols, forgetting_cols = [], []
+    metric_cols: list[Column] = []
+    forgetting_cols = []
     for ev, metrics, retention in _eval_order(records):
         for m in metrics:
             if (ev, m) not in scored:
@@ -243,6 +273,7 @@ def _columns(records: list[Record], notes: list[str]) -> list[Column]:
                     f"forgetting:{ev}/{m}", "forgetting", "forgetting", f"{ev} {m} Δ",
                     f"retention check: change of {m} on {ev} from the base model (negative: forgotten), "
                     "with its paired 95% interval", True if higher is None else higher, "delta", ev, m))
+    metric_cols = _with_template_means(metric_cols, templated)
     unknown = sorted({c.metric for c in metric_cols if c.higher_is_better is None and c.metric is not None})
     if unknown:
         notes.append(f"no direction known for {', '.join(unknown)}: nothing is marked best in those columns")
@@ -255,6 +286,24 @@ def _columns(records: list[Record], notes: list[str]) -> list[Column]:
         if any(getattr(r.cost, name) is not None for r in records):
             cols.append(Column(f"cost:{name}", "cost", "cost", label, help_text, higher, unit))
     return cols
+
+
+def _with_template_means(metric_cols: list[Column], templated: dict[str, dict[str, Any]]) -> list[Column]:
+    """The metric columns with, before the first column of each templated eval's templates,
+    one "templates" column per metric: the mean across them, ± their spread."""
+    out: list[Column] = []
+    for col in metric_cols:
+        for name, group in templated.items():
+            if col.eval in group["evals"] and not any(c.kind == "templates" and c.eval == name for c in out):
+                for m in group["metrics"]:
+                    higher, scale, _ = _metric_meta(m)
+                    out.append(Column(
+                        f"templates:{name}/{m}", "templates", name, m,
+                        f"{m} averaged over the {len(group['evals'])} templates of {name} ({', '.join(group['evals'])}), "
+                        "± their standard deviation: how much the score depends on the prompt's wording",
+                        higher, scale, name, m, col.retention, len(group["evals"])))
+        out.append(col)
+    return out
 
 
 def _run_cells(record: Record, columns: list[Column]) -> tuple[dict[str, Cell], dict[str, dict[str, Any]]]:
@@ -273,6 +322,11 @@ def _run_cells(record: Record, columns: list[Column]) -> tuple[dict[str, Cell], 
                                   vs_baseline=extra.get("vs_baseline"),
                                   vs_strongest_baseline=extra.get("vs_strongest_baseline"),
                                   p_vs_best=best.get("p_value") if isinstance(best, dict) else None)
+        elif col.kind == "templates":
+            stats = sensitivity.stats(record, col.eval, col.metric)
+            if stats is not None:
+                cells[col.key] = Cell(stats["mean"], std=stats["std"], lowest=stats["min"], highest=stats["max"],
+                                      per_template=stats["values"])
         elif col.kind == "forgetting":
             f = _entry(record.forgetting, col)
             if f is not None:
@@ -311,20 +365,27 @@ def _rows(records: list[Record], columns: list[Column]) -> list[Row]:
             runs.append(Run(record.variant_id, record.seed, record.status, record.error, cells,
                             [(step, loss) for step, loss in record.train_curve], record.contamination,
                             record.empty_predictions, record.started_at,
-                            record.finished_at, vs_best, record.env))
+                            record.finished_at, vs_best, record.env, record.search, record.method_info, record.spec))
         row = Row(f"{model}/{name}", name, model, group[0].method, group[0].params, runs)
-        row.cells = {c.key: cell for c in columns if (cell := _fold([r.cells.get(c.key) for r in runs])) is not None}
+        row.cells = {c.key: cell for c in columns
+                     if (cell := _fold([r.cells.get(c.key) for r in runs], c.kind)) is not None}
         rows.append(row)
     return rows
 
 
-def _fold(cells: list[Cell | None]) -> Cell | None:
-    """Seeds -> one cell: a single run's cell as it is; several: the mean and the std."""
+def _fold(cells: list[Cell | None], kind: str = "metric") -> Cell | None:
+    """Seeds -> one cell: a single run's cell as it is; several: the mean and the std.
+    A templates cell keeps its spread across templates: each figure the mean over seeds."""
     present = [c for c in cells if c is not None and c.value is not None]
     if not present:
         return None
     if len(present) == 1:
         return Cell(**{**present[0].__dict__})
+    if kind == "templates":
+        folded = sensitivity.fold([{"mean": c.value, "std": c.std, "min": c.lowest, "max": c.highest,
+                                    "values": c.per_template} for c in present])
+        return Cell(folded["mean"], std=folded["std"], n_seeds=len(present), lowest=folded["min"],
+                    highest=folded["max"], per_template=folded["values"])
     values = [c.value for c in present]
     shares = [c.share for c in present if c.share is not None]
     return Cell(statistics.fmean(values), std=statistics.stdev(values), n_seeds=len(values), n=present[0].n,
@@ -337,7 +398,7 @@ def _mark(columns: list[Column], rows: list[Row]) -> None:
         if col.higher_is_better is None:
             continue
         # Costs, forgetting and drift compare what training did: the baseline did none.
-        candidates = [r for r in rows if col.key in r.cells and (col.kind == "metric" or not r.is_baseline)]
+        candidates = [r for r in rows if col.key in r.cells and (col.kind in ("metric", "templates") or not r.is_baseline)]
         sign = 1.0 if col.higher_is_better else -1.0
         # KL is never negative: a negative drift estimate is noise around 0, so the closest to 0 wins
         goodness = (lambda c: -abs(c.value)) if col.kind == "drift" else (lambda c: sign * c.value)
@@ -367,10 +428,11 @@ def _tied(row: Row, key: str, best_names: set[str | None]) -> bool:
 
 
 def _rank(row: Row, primary: str | None, columns: list[Column], models: list[str]) -> tuple:
-    """Per model: the baseline, then by the primary metric (best first), then failed rows."""
+    """Per model: the baselines (zero-shot, then by k shots), then by the primary metric (best
+    first), then failed rows."""
     model_order = models.index(row.model)
     if row.is_baseline:
-        return (model_order, 0, 0.0, row.name)
+        return (model_order, 0, float(row.shots), row.name)
     cell = row.cells.get(primary) if primary else None
     if cell is None:
         return (model_order, 2, 0.0, row.name)

@@ -3,7 +3,9 @@
 CSV rows are per run, i.e. per record (variant and seed), in long form so pandas, a
 spreadsheet or a SQL load can pivot them any way: `eval` is the eval's name for scores,
 "forgetting/EVAL" for a retention check's change from the base model, "drift" for the
-drift probe and "cost" for costs. `best` and `tied` are the marks of the folded row.
+drift probe and "cost" for costs. `best` and `tied` are the marks of the folded row. The
+means across an eval's templates are left out: they are derived from the per-template rows
+(NAME@1, NAME@2...), which are here, and the JSON carries them.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def long_rows(table: Table) -> list[dict[str, Any]]:
                 continue
             for col in table.columns:
                 cell = run.cells.get(col.key)
-                if cell is None:
+                if cell is None or col.kind == "templates":
                     continue
                 ev, metric = _where(col)
                 folded = row.cells.get(col.key)
