@@ -135,7 +135,13 @@ def test_quickstart_runs_shrunk_on_the_real_model(tmp_path):
     retention check and the drift probe fill the forgetting columns, the page is written."""
     suite, _ = shrunk("quickstart", tmp_path)
     records = run_shrunk(suite, tmp_path, "[bl]*")
-    assert sorted(records) == ["baseline", "lora-r8"]
+    assert sorted(records) == ["baseline", "baseline-5shot", "lora-r8"]
+    # an instruct model: prompted through its chat template, tuned or not; the 5-shot
+    # baseline as chat turns, every prompt with all 5 examples
+    assert records["lora-r8"]["spec"]["stages"][0]["chat"] is True
+    assert [e["chat"] for e in records["baseline"]["spec"]["evals"]] == [True, False]  # MMLU-style stays plain
+    assert records["baseline-5shot"]["method_info"]["shots"]["evals"]["d2t"] == {"min": 5, "fewer": 0}
+    assert records["baseline-5shot"]["empty_predictions"]["d2t"]["count"] == 0
     lora = records["lora-r8"]
     assert lora["metrics"]["arithmetic"]["acc"]["format"] == "continuation" and "arithmetic" in lora["forgetting"]
     assert lora["drift"]["value"] is not None and len(lora["train_curve"]) == 2

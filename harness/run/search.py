@@ -7,7 +7,9 @@ from the model as loaded, and scores it on held-out data: the search's `split` o
 (the validation split of the training data by default; suite/checks.py refuses any split an
 eval scores), by the validation check's machinery (harness/train/trainset.py:
 loss per completion token, or a generation metric against the rendered completions). The
-best value wins (ties: the first); a run that diverges scores nothing and loses. The
+best value wins (ties: the first); a run that diverges scores nothing and loses. Short runs
+are cheap by default: a quarter of the final run's steps, at least 20 (`steps:` sets them).
+The
 variant then trains at the chosen rate, and the record's `search` holds the values, their
 scores, the choice, the steps of each short run and the seconds the search took.
 
@@ -34,6 +36,7 @@ from harness.train.loop import train
 from harness.train.trainset import stage_check
 
 log = logging.getLogger(__name__)
+MIN_STEPS = 20
 
 
 def run_search(search: SearchSpec, stage: TrainSpec, sources: list, build: Callable[[int], tuple[Applied, object]],
@@ -43,15 +46,15 @@ def run_search(search: SearchSpec, stage: TrainSpec, sources: list, build: Calla
     started = time.perf_counter()
     higher = search.metric != "loss" and METRICS.get(search.metric).meta.get("higher_is_better", True)
     scores: list[float | None] = []
-    steps_run = None
+    steps_run, final_steps = None, stage.steps
     for value in search.learning_rate:
         applied, tokenizer = build(search.steps or stage.steps)
-        cfg = short_run(search, stage, sources, applied).model_copy(update={"learning_rate": value})
-        steps_run = cfg.steps
+        cfg, final_steps = short_run(search, stage, sources, applied)
+        cfg = cfg.model_copy(update={"learning_rate": value})
         check = stage_check(cfg.model_copy(update={"validation": held_out(search, cfg)}), applied.model, tokenizer,
                             base_dir, labels, family)
         try:
-            train(applied, tokenizer, sources, cfg, seed, desc=f"search lr={value:g}", **train_kwargs)
+            steps_run = train(applied, tokenizer, sources, cfg, seed, desc=f"search lr={value:g}", **train_kwargs).steps
             score = check()[search.metric] if check is not None else math.nan
         except FloatingPointError as err:  # diverged: this rate loses
             log.info("search: learning_rate %g diverged (%s)", value, err)
@@ -69,25 +72,36 @@ def run_search(search: SearchSpec, stage: TrainSpec, sources: list, build: Calla
     chosen = search.learning_rate[best]
     entry = {"param": "learning_rate", "values": list(search.learning_rate), "scores": scores, "chosen": chosen,
              "metric": search.metric, "higher_is_better": higher, "data": search.data or stage.data,
-             "split": search.split, "limit": search.limit, "steps": steps_run, "final_steps": stage.steps,
+             "split": search.split, "limit": search.limit, "steps": steps_run, "final_steps": final_steps,
              "seconds": round(time.perf_counter() - started, 3)}
     return stage.model_copy(update={"learning_rate": chosen}), entry
 
 
-def short_run(search: SearchSpec, stage: TrainSpec, sources: list, applied: Applied) -> TrainSpec:
-    """The settings of one short run: the stage's, with the search's steps (default: the
-    stage's own, a FLOPs budget's worked out for this method), no checks of its own."""
-    update: dict = {"validation": None, "select_best": None, "save": False}
-    if search.steps is not None:
-        update.update(steps=search.steps, budget=None)
-    elif stage.budget is not None and stage.budget.kind == "flops":
+def cheap(final: int) -> int:
+    """Steps of a short run when the search does not say: a quarter of the final run's, but
+    at least 20 (fewer than that rarely tells rates apart), and never more than the final."""
+    return min(final, max(MIN_STEPS, final // 4))
+
+
+def short_run(search: SearchSpec, stage: TrainSpec, sources: list, applied: Applied) -> tuple[TrainSpec, int | None]:
+    """(the settings of one short run, the final run's steps: None under a time budget): the
+    stage's, with the search's steps (default: cheap() of the final run's, a FLOPs budget's
+    worked out for this method; a quarter of a time budget), no checks of its own."""
+    update: dict = {"validation": None, "select_best": None, "save": False, "budget": None}
+    final = stage.steps
+    if stage.budget is not None and stage.budget.kind == "flops":
         trainable, total = count_parameters(applied.model, [p for g in applied.param_groups or [] for p in g.params])
         lengths = [([len(e["input_ids"]) for e in src.examples], src.weight) for src in sources]
         derived = budget.derive(stage, lengths, total, trainable)
-        update.update(steps=derived.steps if derived and derived.steps else stage.steps, budget=None)
-    elif stage.budget is not None and stage.budget.kind != "seconds":
-        update.update(budget=None)  # the stage's steps are the budget's already
-    return stage.model_copy(update=update)
+        final = derived.steps if derived and derived.steps else stage.steps
+    if search.steps is not None:
+        update["steps"] = search.steps
+    elif stage.budget is not None and stage.budget.seconds is not None:
+        update["budget"] = stage.budget.model_copy(update={"seconds": stage.budget.seconds / 4})
+    else:
+        update["steps"] = cheap(final)
+    timed = stage.budget is not None and stage.budget.seconds is not None
+    return stage.model_copy(update=update), None if timed else final
 
 
 def held_out(search: SearchSpec, cfg: TrainSpec) -> ValidationSpec:

@@ -232,7 +232,8 @@ class SearchSpec(_Strict):
     data: str | None = None  # default: the training data
     split: str = "validation"
     limit: int = Field(default=64, gt=0)  # held-out examples scored per value
-    # Steps of each short run; default: the variant's own. Fewer is cheaper, and the record says so.
+    # Steps of each short run; default: a quarter of the final run's, at least 20 (never more
+    # than the final run's). The record says how many ran.
     steps: int | None = Field(default=None, gt=0)
     max_new_tokens: int = Field(default=64, gt=0)  # for a generation metric
 

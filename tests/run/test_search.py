@@ -20,7 +20,7 @@ from harness.data import sources
 from harness.methods.base import ApplyContext
 from harness.models.tiny import tiny_random_llama
 from harness.registry import METHODS
-from harness.run.search import run_search
+from harness.run.search import cheap, run_search
 from harness.suite.loading import load_suite
 from harness.suite.plan import plan
 from harness.train.trainset import stage_sources
@@ -58,6 +58,10 @@ def test_the_search_reads_held_out_data_only_and_picks_the_best(write_suite, mon
     best = entry["values"][min(range(2), key=lambda i: entry["scores"][i])]
     assert entry["chosen"] == best == tuned.learning_rate
     assert entry["steps"] == 2 and entry["final_steps"] == stage.steps
+
+
+def test_short_runs_are_cheap_by_default():
+    assert [cheap(n) for n in (12, 20, 80, 1000)] == [12, 20, 20, 250]  # a quarter, at least 20, at most all
 
 
 def test_a_search_on_the_split_an_eval_scores_is_refused(write_suite):
