@@ -11,7 +11,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # types only: table.py's helpers (sensitivity.py) write numbers while table.py loads
-    from harness.report.table import Cell, Column
+    from harness.report.rows import Cell, Column
 
 
 def _si(value: float, suffixes=("", "K", "M", "B", "T")) -> str:

@@ -15,10 +15,9 @@ Imports no torch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # table.py imports this module while it loads
-    from harness.report.table import Row, Table
+from harness.report.rows import Row, Table
 
 # Eval kinds scored in a reference format (lm-eval's plain prompts) rather than the task's template.
 REFERENCE_FORMATS = ("multiple_choice", "lm_eval")

@@ -9,21 +9,18 @@ Owned here: which templated evals the records hold (`groups`), a run's summary o
 (`stats`), seeds folded (`fold`: each figure the mean over seeds, so the spread stays the one
 across templates), the answer's sentence about the best variant's mean and spread
 (`sentence`), and each template's prompt for the page (`prompts`). table.py turns the
-summaries into its "templates" columns, placed before the per-template evals; so this module
-imports table.py for types alone. Imports no torch.
+summaries into its "templates" columns, placed before the per-template evals. Imports no torch.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.records.schema import Record
 from harness.report import numbers
-
-if TYPE_CHECKING:  # table.py imports this module while it loads
-    from harness.report.table import Column, Row, Table
+from harness.report.rows import Column, Row, Table
 
 PROMPT_CHARS = 400  # a template's prompt is shown up to this many characters
 
