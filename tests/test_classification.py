@@ -68,6 +68,7 @@ def test_linear_probe_trains_only_its_head():
     model, tok = tiny_random_llama()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     m = METHODS.load("linear_probe")
+    torch.manual_seed(0)  # the new head's init, whatever ran before in this process
     applied = m.apply(model, m.parse({}), ApplyContext(steps=30, labels=("negative", "positive")))
     assert count_parameters(applied.model) == (64 * 2 + 2, 107_200 + 64 * 2 + 2)  # hidden x classes + bias
     from harness.data.builtin.sentiment import generate
@@ -80,7 +81,8 @@ def test_linear_probe_trains_only_its_head():
 
     pairs = [(r["text"], r["label"]) for r in rows]
     result = train(applied, tok, [Source("s", encode_pairs(tok, pairs, cfg, "s", ("negative", "positive")))], cfg, 0)
-    assert result.loss_curve[-1][1] < result.loss_curve[0][1]
+    losses = [loss for _, loss in result.loss_curve]
+    assert sum(losses[-5:]) < sum(losses[:5])  # batches differ, so single steps are noisy
     for n, p in model.named_parameters():
         assert torch.equal(p, before[n]), n
     with pytest.raises(HarnessError, match="train.label"):

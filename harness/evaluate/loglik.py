@@ -14,11 +14,20 @@ runs on PyTorch's math attention, because the fused CPU kernel (flash attention)
 sequence length, so the same row padded to another width came out up to 5e-5 different
 (SmolLM2-135M, fp32). With it, batch sizes 1 and 16 give identical log-probabilities on an
 AVX2 CPU, for about 10% more time; on AVX-512 CPUs the matrix products still block by the
-batch's row count and differ by up to 4e-5, never enough to change a chosen answer. To add another kind of request, give `_run` a `read` function.
+batch's row count and differ by up to 4e-5, never enough to change a chosen answer.
+
+Two things keep it fast. The output head runs only at the positions a score reads
+(transformers' logits_to_keep), not over the whole vocabulary at every position. And
+requests that open with the same tokens (a k-shot prompt's description and answered
+examples, the same for every question of a subject) run that prefix once and continue from
+its key-value cache (harness/evaluate/prefixes.py). Both change the numbers by float
+rounding only (tests/evaluate/test_eval_loglik_speedups.py). To add another kind of
+request, give `_run` a `read` function.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import torch
@@ -26,7 +35,7 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from tqdm.auto import tqdm
 
-from harness.evaluate import shards
+from harness.evaluate import prefixes, shards
 
 
 def encode_pair(tokenizer, context: str, continuation: str, specials: bool = True) -> tuple[list[int], int]:
@@ -75,41 +84,80 @@ def score_encoded(model, encoded: list[tuple[list[int], int]], pad: int, batch_s
 
 
 def _read(logits: torch.Tensor, seq: list[int], n: int, alternatives: list[int] | None):
-    """One row's answer from its logits: the summed log-probability of its last n tokens, or
-    (alternatives) the log-probability of each alternative last token."""
-    # the token at position t is predicted by the logits at t-1; log_softmax only where read,
-    # since a full (width x vocabulary) softmax per row costs memory for nothing
-    logprobs = F.log_softmax(logits[len(seq) - n - 1 : len(seq) - 1], dim=-1)
+    """One request's answer from the logits that predict its last n tokens (n x vocabulary):
+    their summed log-probability, or (alternatives) the log-probability of each alternative
+    last token."""
+    logprobs = F.log_softmax(logits, dim=-1)
     if alternatives is not None:
         return [float(v) for v in logprobs[-1, alternatives].tolist()]
     targets = torch.tensor(seq[-n:], device=logits.device)
     return float(logprobs[torch.arange(n, device=logits.device), targets].sum())
 
 
+def takes_a_cache(model) -> bool:
+    """Whether a shared prefix can be run once and its key-value cache continued: not under
+    peft's prefix tuning, which fills that cache with its own virtual tokens."""
+    config = getattr(model, "active_peft_config", None)
+    return config is None or getattr(config.peft_type, "value", None) not in ("PREFIX_TUNING", "PROMPT_TUNING", "P_TUNING")
+
+
+def keeps_logits(model) -> bool:
+    """Whether the model computes logits at chosen positions only (transformers'
+    logits_to_keep, a tensor of positions per row): the output head over a 49k-token
+    vocabulary at every position is a fifth of SmolLM2-135M's forward pass, and a score reads
+    one position per answer token. Not for peft's prompt and P-tuning, whose virtual tokens
+    shift the positions."""
+    config = getattr(model, "active_peft_config", None)
+    if config is not None and getattr(config.peft_type, "value", None) in ("PROMPT_TUNING", "P_TUNING"):
+        return False
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
+
+
 @torch.no_grad()
 def _run(model, requests: list[tuple[list[int], int, list[int] | None]], pad: int, batch_size: int, desc: str,
          read: Callable) -> list:
-    """Forward passes over length-sorted, right-padded batches; read(logits of one row, *request) per request."""
+    """Forward passes over length-sorted, right-padded batches, a shared prefix run once per
+    group (harness/evaluate/prefixes.py); read(logits of one request's answer tokens,
+    *request) per request."""
     device = next(model.parameters()).device
-    order = sorted(range(len(requests)), key=lambda i: len(requests[i][0]), reverse=True)
+    selective = keeps_logits(model)
+    batches = prefixes.plan(requests, batch_size, reuse=selective and takes_a_cache(model))
     out: list = [None] * len(requests)
     done: list[int] = []
-    for start in tqdm(shards.mine(range(0, len(order), batch_size)), desc=desc, unit="batch", leave=False,
-                      dynamic_ncols=True, disable=not shards.is_main()):
-        idx = order[start : start + batch_size]
+    cached: tuple[int, object] | None = None  # (group, its prefix's cache): batches of a group come in a row
+    for batch in tqdm(shards.mine(batches), desc=desc, unit="batch", leave=False, dynamic_ncols=True,
+                      disable=not shards.is_main()):
+        idx, skip = batch.requests, batch.prefix
         done += idx
-        width = max(len(requests[i][0]) for i in idx)
+        if skip and (cached is None or cached[0] != batch.group):
+            head = torch.tensor([requests[idx[0]][0][:skip]], device=device)
+            with sdpa_kernel(SDPBackend.MATH):
+                cached = (batch.group, model(input_ids=head, use_cache=True, logits_to_keep=1).past_key_values)
+        width = max(len(requests[i][0]) for i in idx) - skip
         ids = torch.full((len(idx), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        mask = torch.zeros((len(idx), skip + width), dtype=torch.long)
         for row, i in enumerate(idx):
             seq = requests[i][0]
-            ids[row, : len(seq)] = torch.tensor(seq)
+            ids[row, : len(seq) - skip] = torch.tensor(seq[skip:])
             mask[row, : len(seq)] = 1
+        # The token at position t is predicted by the logits at t-1: a request of n answer
+        # tokens reads positions len-n-1 .. len-2; every row reads the same count k (a row
+        # needing fewer reads earlier positions too, and drops them), so the head runs on k
+        # positions per row instead of every one. Positions count from the batch's first token.
+        k = max(requests[i][1] for i in idx)
+        reads = torch.tensor([[max(len(requests[i][0]) - requests[i][1] - 1 + j - (k - requests[i][1]) - skip, 0)
+                               for j in range(k)] for i in idx])
+        keep = {"logits_to_keep": reads.to(device)} if selective else {}
+        if skip and cached is not None:
+            keep["past_key_values"] = prefixes.expanded(cached[1], len(idx))
         with sdpa_kernel(SDPBackend.MATH):  # width-independent numbers (module docstring)
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-        # Soft-prompt methods (peft prompt/p-tuning) return logits for their virtual tokens
-        # first; keep the positions of the real tokens.
-        logits = logits[:, logits.shape[1] - ids.shape[1] :]
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), **keep).logits
+        if not selective:
+            # Soft-prompt methods (peft prompt/p-tuning) return logits for their virtual tokens
+            # first; keep the positions of the real tokens, then those read.
+            logits = logits[:, logits.shape[1] - ids.shape[1] :]
+            logits = logits.gather(1, reads.to(logits.device).unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
         for row, i in enumerate(idx):
-            out[i] = read(logits[row].float(), *requests[i])
+            out[i] = read(logits[row, k - requests[i][1] :].float(), *requests[i])
     return shards.gather(out, done)  # the batches other ranks ran (harness/evaluate/shards.py)

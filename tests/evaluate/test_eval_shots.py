@@ -11,12 +11,8 @@ import json
 import random
 
 import pytest
-from click.testing import CliRunner
 from conftest import TINY_SUITE
 
-from harness.cli import main
-from harness.data import sources
-from harness.data.templates import Template, render
 from harness.evaluate import shots as in_context
 from harness.models.tiny import tiny_random_llama
 from harness.run.worker import resolve_chat
@@ -110,25 +106,3 @@ def test_the_worker_asks_the_tokenizer_when_the_plan_could_not_know(write_suite)
     tok.chat_template = CHAT_TEMPLATE
     resolved = resolve_chat(unknown, tok)
     assert resolved.stages[0].chat is True and resolved.evals[0].chat is True
-
-
-def test_a_few_shot_baseline_runs_and_records_its_shots(write_suite, tmp_path):
-    suite = WITH_SHOTS.replace("  - name: full\n    method: full\n", "")
-    out = tmp_path / "r"
-    result = CliRunner().invoke(main, ["run", str(write_suite(suite)), "--results", str(out)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    records = {json.loads(p.read_text())["name"]: json.loads(p.read_text()) for p in out.rglob("record.json")}
-    shot = records["baseline-2shot"]
-    assert shot["status"] == "ok" and shot["params"] == {"shots": 2}
-    assert shot["method_info"]["shots"]["evals"]["d2t"] == {"min": 2, "fewer": 0}
-    rows = [json.loads(line) for line in next(out.rglob("*baseline-2shot*/predictions/d2t.jsonl")).read_text().splitlines()]
-    assert [r["shots"] for r in rows] == [2] * 4
-    # the prompt shown is the eval's own, the same as the zero-shot baseline's
-    zero = [json.loads(line) for line in next(out.rglob("baseline-[0-9a-f]*/predictions/d2t.jsonl")).read_text().splitlines()]
-    assert [r["prompt"] for r in rows] == [r["prompt"] for r in zero]
-    # the examples it saw are training rows rendered with the training template
-    train = sources.load_split("builtin:data2text", "train", tmp_path)
-    v = next(x for x in plan(load_suite(tmp_path / "suite.yaml")) if x.name == "baseline-2shot")
-    picked = random.Random(1234).sample(range(len(train)), 2)
-    t = Template(v.shots.template.prompt, v.shots.template.completion)
-    assert in_context.draw(v.shots, tmp_path) == [render(t, train[i], "") for i in picked]

@@ -8,7 +8,6 @@ reader wrapped, so every split it reads is seen; the end-to-end test runs the re
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -69,17 +68,3 @@ def test_a_search_on_the_split_an_eval_scores_is_refused(write_suite):
     result = CliRunner().invoke(main, ["validate", str(write_suite(leaky))])
     assert result.exit_code == 2
     assert "search.split" in result.output and "never on the eval's" in result.output
-
-
-def test_a_searched_variant_trains_at_the_chosen_rate(write_suite, tmp_path):
-    suite = TINY_SUITE.replace("  - name: full\n    method: full\n", "").replace(
-        "    params: {r: 4, lora_alpha: 8}\n", "    params: {r: 4, lora_alpha: 8}\n    " + SEARCH)
-    out = tmp_path / "r"
-    result = CliRunner().invoke(main, ["run", str(write_suite(suite)), "--results", str(out)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    record = next(r for r in (json.loads(p.read_text()) for p in out.rglob("record.json")) if r["name"] == "lora-r4")
-    search = record["search"]
-    assert search["values"] == [1.0e-6, 3.0e-3] and search["chosen"] in search["values"]
-    assert search["chosen"] == search["values"][min(range(2), key=lambda i: search["scores"][i])]
-    groups = record["method_info"]["stages"][0]["param_groups"]
-    assert {g["learning_rate"] for g in groups} == {search["chosen"]}
