@@ -30,7 +30,6 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
-
     from transformers import StoppingCriteriaList
 
     from harness.evaluate.generation import StopAfterAnswer, cut_at_stop, generate
