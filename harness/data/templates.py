@@ -112,12 +112,14 @@ def parse_template(value: Any) -> Template:
 TEMPLATE_SEED = 0  # fixed: every variant reads each example in the same wording
 
 
-def drawn_per_row(count: int, rows: int) -> list[int]:
-    """Which of `count` templates each of `rows` rows is written with, when a task is phrased
-    several ways (FLAN-style): one drawn per row, with a fixed seed, so every variant (and
+def per_row(templates: list[Template], rows: int) -> list[Template]:
+    """The template each of `rows` rows is written with. With several (a task phrased
+    several ways, FLAN-style) one is drawn per row with a fixed seed, so every variant (and
     every run) trains on the same wording of the same example."""
+    if len(templates) == 1:
+        return templates * rows
     rng = random.Random(TEMPLATE_SEED)
-    return [rng.randrange(count) for _ in range(rows)]
+    return [templates[rng.randrange(len(templates))] for _ in range(rows)]
 
 
 def template_fields(t: Template) -> set[str]:

@@ -20,7 +20,7 @@ import random
 from pathlib import Path
 
 from harness.data import sources
-from harness.data.templates import Template, drawn_per_row, render
+from harness.data.templates import Template, per_row, render
 from harness.errors import HarnessError
 from harness.suite.variant import Shots
 from harness.train.batches import chat_prompt
@@ -34,9 +34,9 @@ def draw(shots: Shots, base_dir: Path) -> list[tuple[str, str]]:
     if len(rows) < shots.k:
         raise HarnessError(f"baselines.shots asks for {shots.k} examples, but {shots.data} ({shots.split}) has {len(rows)} rows")
     templates = [Template(t.prompt, t.completion) for t in (shots.template if isinstance(shots.template, list) else [shots.template])]
-    which = drawn_per_row(len(templates), len(rows)) if len(templates) > 1 else [0] * len(rows)
+    written = per_row(templates, len(rows))
     picks = random.Random(shots.seed).sample(range(len(rows)), shots.k)
-    return [render(templates[which[i]], rows[i], where=f"{shots.data} ({shots.split}) row {i + 1}") for i in picks]
+    return [render(written[i], rows[i], where=f"{shots.data} ({shots.split}) row {i + 1}") for i in picks]
 
 
 def compose(tokenizer, prompt: str, examples: list[tuple[str, str]], chat: bool) -> str:

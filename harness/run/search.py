@@ -91,8 +91,7 @@ def short_run(search: SearchSpec, stage: TrainSpec, sources: list, applied: Appl
     final = stage.steps
     if stage.budget is not None and stage.budget.kind == "flops":
         trainable, total = count_parameters(applied.model, [p for g in applied.param_groups or [] for p in g.params])
-        lengths = [([len(e["input_ids"]) for e in src.examples], src.weight) for src in sources]
-        derived = budget.derive(stage, lengths, total, trainable)
+        derived = budget.derive(stage, budget.lengths(sources), total, trainable)
         final = derived.steps if derived and derived.steps else stage.steps
     if search.steps is not None:
         update["steps"] = search.steps

@@ -118,7 +118,7 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         data = [stage_sources(cfg, tokenizer, base_dir, labels if cfg.label else None, family)
                 for cfg in variant.stages] if trained else []
         # Budgets of tokens are steps once the data is read; FLOPs need the trainable count (below).
-        budgets = [budget.derive(cfg, lengths(srcs)) if cfg.budget and cfg.budget.kind != "flops" else None
+        budgets = [budget.derive(cfg, budget.lengths(srcs)) if cfg.budget and cfg.budget.kind != "flops" else None
                    for cfg, srcs in zip(variant.stages, data)]
         variant = with_steps(variant, budgets)
         if trained and variant.search is not None:
@@ -149,7 +149,7 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         cost = Cost(trainable_params=trainable, total_params=total)
         record.method_info = dict(applied.info)
         if trained:
-            budgets = [b or (budget.derive(cfg, lengths(srcs), total, trainable) if cfg.budget else None)
+            budgets = [b or (budget.derive(cfg, budget.lengths(srcs), total, trainable) if cfg.budget else None)
                        for b, cfg, srcs in zip(budgets, variant.stages, data)]
             fixed = applied.lr_lambda is not None or applied.on_step is not None
             if fixed and any(b and (b.steps is None or b.steps != cfg.steps) for b, cfg in zip(budgets, variant.stages)):
@@ -269,11 +269,6 @@ def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: 
                 record.contamination[ev.name] = {"count": len(hits), "n": len(rows), "ids": hits[:20]}
                 log.warning("%s: %d of %d examples of eval %s also appear in the training data",
                             variant.label(), len(hits), len(rows), ev.name)
-
-
-def lengths(sources) -> list[tuple[list[int], float]]:
-    """Each source's example lengths in tokens, with its mixture weight (for budgets)."""
-    return [([len(e["input_ids"]) for e in src.examples], src.weight) for src in sources]
 
 
 def with_steps(variant: Variant, budgets: list[budget.Derived | None]) -> Variant:

@@ -38,6 +38,11 @@ class Derived:
         return {k: (round(v, 1) if isinstance(v, float) else v) for k, v in asdict(self).items() if v is not None}
 
 
+def lengths(sources) -> list[tuple[list[int], float]]:
+    """Each source's example lengths in tokens, with its mixture weight: what a budget sizes by."""
+    return [([len(e["input_ids"]) for e in src.examples], src.weight) for src in sources]
+
+
 def tokens_per_step(cfg: TrainSpec, lengths: list[tuple[list[int], float]]) -> float:
     """Expected tokens of one optimizer step: (example lengths, weight) per source."""
     total = sum(w for ls, w in lengths if ls)

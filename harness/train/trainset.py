@@ -16,7 +16,7 @@ import torch
 
 from harness.data import sources as data_sources
 from harness.data.builtin import default_template
-from harness.data.templates import Template, drawn_per_row, render
+from harness.data.templates import Template, per_row, render
 from harness.errors import HarnessError
 from harness.suite.schema import TemplateSpec, TrainSpec
 from harness.train.batches import Source, collate, encode, encode_class, encode_seq2seq, loss_items
@@ -27,14 +27,14 @@ log = logging.getLogger(__name__)
 def render_pairs(ref: str, split: str, template: TemplateSpec | list[TemplateSpec], base_dir: Path, limit: int | None,
                  label: str | None = None, columns: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """(prompt, completion) per row; with a label column, (prompt, the row's class) instead.
-    With several templates each row is written with one of them (drawn_per_row)."""
+    With several templates each row is written with one of them (templates.per_row)."""
     rows = data_sources.map_columns(data_sources.load_split(ref, split, base_dir, limit=limit), columns or {}, ref)
     templates = [Template(t.prompt, t.completion) for t in (template if isinstance(template, list) else [template])]
-    which = drawn_per_row(len(templates), len(rows)) if len(templates) > 1 else [0] * len(rows)
+    written = per_row(templates, len(rows))
     pairs = []
     for i, row in enumerate(rows):
         where = f"{ref} ({split}) row {i + 1}"
-        prompt, completion = render(templates[which[i]], row, where=where)
+        prompt, completion = render(written[i], row, where=where)
         if label is not None:
             if label not in row:
                 raise HarnessError(f"{where}: no label column {label!r}; the row has {', '.join(sorted(row))}")
