@@ -4,7 +4,9 @@ tokens per second and model FLOP utilisation (MFU).
 
 MFU = (6 N + 12 L h s) x tokens per second / the GPU's peak dense bf16 FLOP/s, the
 accounting of the PaLM paper (appendix B): 6 N per token for the forward and backward
-passes through N parameters, 12 L h s for attention over s positions. Steps before --warmup
+passes through N parameters, 12 L h s for attention over s positions; the count and the
+peaks are the harness's own (harness/train/flops.py, harness/run/peak.py), the ones every
+training record's MFU uses. Steps before --warmup
 are left out (CUDA start-up, allocator growth). The default shape, hidden 1024, 24 layers,
 MLP 4096, vocabulary 32000, has 0.47B parameters.
 
@@ -25,12 +27,11 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from harness.methods.base import ApplyContext
 from harness.registry import METHODS
+from harness.run.peak import gpu_peak
 from harness.suite.schema import TrainSpec
+from harness.train import flops
 from harness.train.batches import Source
 from harness.train.loop import train
-
-# Dense bf16 peak FLOP/s, from the vendors' data sheets (without sparsity).
-PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 125.0, "L4": 121.0}
 
 
 def main() -> None:
@@ -75,9 +76,10 @@ def main() -> None:
     measured = args.steps - args.warmup
     seconds = stamps[args.steps] - stamps[args.warmup]
     tokens_per_second = measured * args.batch * args.seq / seconds
-    flops_per_token = 6 * n + 12 * args.layers * args.hidden * args.seq
+    flops_per_token = flops.per_token(n, n, (args.layers, args.hidden), args.seq)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    peak = args.peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
+    table = gpu_peak(name, "bf16")
+    peak = args.peak_tflops or (table.flops / 1e12 if table else None)
     print(f"device: {name}; model: Llama, {n / 1e9:.3f}B parameters, hidden {args.hidden}, {args.layers} layers; "
           f"batch {args.batch} x {args.seq} tokens; weights bf16, autocast {result.precision}, optimizer {result.optimizer} "
           f"(state {result.optimizer_state})")

@@ -53,7 +53,8 @@ def test_only_matching_nothing_is_bad_input(write_suite, tmp_path):
 
 
 @pytest.mark.slow
-def test_run_writes_records_then_skips_them(write_suite, tmp_path):
+def test_run_writes_records_then_skips_them(write_suite, tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))  # the CPU's peak is measured here, not in the user's cache
     suite, results = str(write_suite(TINY_SUITE)), tmp_path / "results"
     first = invoke("run", suite, "--results", str(results))
     assert first.exit_code == 0, first.output
@@ -76,6 +77,13 @@ def test_run_writes_records_then_skips_them(write_suite, tmp_path):
     assert by_method["baseline"]["cost"]["trainable_params"] == 0 and by_method["baseline"]["train_curve"] == []
     assert by_method["full"]["cost"]["trainable_params"] == by_method["full"]["cost"]["total_params"]
     assert len(by_method["lora"]["train_curve"]) == 2 and by_method["lora"]["cost"]["tokens_per_second"] > 0
+    for method in ("full", "lora"):  # model FLOPs with attention (2 layers of 64), and MFU against the probed CPU
+        cost = by_method[method]["cost"]
+        assert cost["flops_per_token"] > 4 * cost["total_params"] and "(L=2, h=64, s=" in cost["flops_formula"]
+        assert cost["train_flops"] == pytest.approx(cost["flops_per_token"] * cost["tokens_per_second"] * cost["train_seconds"], rel=0.05)
+        assert 0 < cost["mfu"] < 1 and cost["peak_source"].startswith("probe: ") and " 1 threads fp32, measured " in cost["peak_source"]
+    assert by_method["baseline"]["cost"]["mfu"] is None
+    assert len(json.loads((tmp_path / "cache" / "probe" / "peak_flops.json").read_text())) == 1  # measured once for both
 
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (results / "tiny").rglob("*") if p.is_file()}
     second = invoke("run", suite, "--results", str(results))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from harness.records.schema import Record
+from harness.records.schema import Cost, Record
 from harness.records.store import Busy, existing_ok, locked, read_record, write_json_atomic, write_record
 
 
@@ -18,6 +18,20 @@ def test_write_is_atomic_and_round_trips(tmp_path):
     write_record(tmp_path, record("ok"))
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]  # no temp file left behind
     assert read_record(tmp_path / "record.json") == record("ok")
+
+
+def test_training_cost_figures_round_trip_and_older_records_still_load(tmp_path):
+    cost = Cost(trainable_params=100, total_params=1000, tokens_per_second=50.0, flops_per_token=27060.0,
+                train_flops=2.7e9, flops_per_second=1.35e6, flops_formula="4N + 2T + 12·L·h·s (L=2, h=64, s=15.0)",
+                mfu=0.0125, peak_flops=1.08e8, peak_source="probe: Some CPU 2 threads fp32, measured 2026-01-01")
+    write_record(tmp_path, record("ok").model_copy(update={"cost": cost}))
+    assert read_record(tmp_path / "record.json").cost == cost
+    # a record written before these fields existed
+    old = json.loads((tmp_path / "record.json").read_text())
+    old["cost"] = {"trainable_params": 100, "total_params": 1000, "tokens_per_second": 50.0}
+    (tmp_path / "record.json").write_text(json.dumps(old))
+    loaded = read_record(tmp_path / "record.json").cost
+    assert loaded.tokens_per_second == 50.0 and loaded.mfu is None and loaded.train_flops is None and loaded.peak_source is None
 
 
 def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):

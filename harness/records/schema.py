@@ -46,6 +46,19 @@ class Cost(BaseModel):
     eval_seconds: float | None = None
     tokens_per_second: float | None = None  # training tokens, padding excluded
     saved_bytes: int | None = None  # size on disk of the saved weights (adapters alone for adapter methods)
+    # Model FLOPs of training (harness/train/flops.py; the count a flops budget sizes steps by):
+    # per training token (a token-weighted mean over stages), in all, and per second of
+    # training; flops_formula names the count and its figures, or why attention is left out.
+    flops_per_token: float | None = None
+    train_flops: float | None = None
+    flops_per_second: float | None = None
+    flops_formula: str | None = None
+    # MFU = flops_per_second / peak_flops (0 to 1), the peak being the device's in the compute
+    # dtype (times the processes that trained), with where it came from: "table: H100 bf16"
+    # or "probe: <cpu> 2 threads bf16, measured <date>" (harness/run/peak.py).
+    mfu: float | None = None
+    peak_flops: float | None = None
+    peak_source: str | None = None
 
 
 class Record(BaseModel):

@@ -1,7 +1,7 @@
 """What the page's charts draw, computed here so it is tested in Python; the page only plots it.
 
 * quality against cost: for every metric column and every cost (peak memory, train time,
-  trainable parameters), each tuned variant's point and the Pareto frontier, i.e. the
+  trainable parameters, training FLOPs), each tuned variant's point and the Pareto frontier, i.e. the
   variants no other variant beats on both (cheaper or equal and at least as good, one of
   them strictly). The baseline is a reference line, not a point: it costs no training.
 * gain against forgetting: each tuned variant's change of a metric from the baseline
@@ -16,7 +16,7 @@ from typing import Any
 from harness.report.table import Column, Table
 
 CURVE_POINTS = 400
-COST_AXES = ("cost:peak_memory_bytes", "cost:train_seconds", "cost:trainable_params")
+COST_AXES = ("cost:peak_memory_bytes", "cost:train_seconds", "cost:trainable_params", "cost:train_flops")
 
 
 def pareto_front(points: list[tuple[str, float, float]], higher_is_better: bool = True) -> list[str]:

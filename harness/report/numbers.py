@@ -2,7 +2,7 @@
 
 Scores stay on their library's scale (ROUGE and accuracy 0 to 1, BLEU and chrF 0 to 100);
 the column header names the scale. Costs get units a reader scans at a glance (16.4K
-params, 718.6 MB, 1.5 s, 34.4K tokens/s).
+params, 718.6 MB, 1.5 s, 34.4K tokens/s, 3.2P FLOPs, MFU 41.5%).
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # types only: table.py's helpers (sensitivity.py) write numbers while table.py loads
     from harness.report.rows import Cell, Column
+
+
+METRIC_PREFIXES = ("", "K", "M", "G", "T", "P", "E")  # FLOPs: giga, not billion
 
 
 def _si(value: float, suffixes=("", "K", "M", "B", "T")) -> str:
@@ -54,6 +57,10 @@ def number(column: Column, value: float | None, signed: bool = False) -> str:
         return duration(value)
     if column.unit == "tokens/s":
         return _si(value)
+    if column.unit == "flops":
+        return _si(value, METRIC_PREFIXES)
+    if column.unit == "fraction":
+        return f"{100 * value:.3g}%"
     text = f"{value:.{decimals(column)}f}"
     return f"+{text}" if signed and value > 0 else text
 

@@ -17,6 +17,12 @@ COSTS = [
     ("peak_memory_bytes", "peak memory", "bytes", False, "peak memory of the variant's process (CPU: resident set; GPU: allocated)"),
     ("train_seconds", "train time", "seconds", False, "wall-clock training time"),
     ("tokens_per_second", "tokens/s", "tokens/s", True, "training throughput, padding excluded"),
+    ("train_flops", "train FLOPs", "flops", False,
+     "model FLOPs of training: 4N + 2T per token for N parameters of which T train, plus attention (12·L·h·s)"),
+    # FLOP/s stays in the records (train FLOPs over train time): MFU says what a reader wants of it
+    ("mfu", "MFU", "fraction", True,
+     "model FLOP utilisation: achieved FLOP/s over the device's peak in the compute dtype "
+     "(a GPU: its data sheet; a CPU: measured by a matrix-multiply probe)"),
 ]
 
 
@@ -28,7 +34,8 @@ class Column:
     label: str
     help: str
     higher_is_better: bool | None  # None: unknown direction, nothing marked best
-    unit: str  # "0-1", "0-100" (a metric's scale), "delta", "nats", "params", "bytes", "seconds", "tokens/s"
+    unit: str  # "0-1", "0-100" (a metric's scale), "delta", "nats", "params", "bytes", "seconds", "tokens/s",
+    # "flops", "fraction" (shown as a percentage)
     eval: str | None = None
     metric: str | None = None
     retention: bool = False  # a metric of a retention eval: forgetting, not the task

@@ -31,7 +31,7 @@ from harness.errors import HarnessError
 from harness.methods.base import Applied, count_parameters
 from harness.registry import METRICS
 from harness.suite.schema import SearchSpec, TrainSpec, ValidationSpec
-from harness.train import budget
+from harness.train import budget, flops
 from harness.train.loop import train
 from harness.train.trainset import stage_check
 
@@ -91,7 +91,7 @@ def short_run(search: SearchSpec, stage: TrainSpec, sources: list, applied: Appl
     final = stage.steps
     if stage.budget is not None and stage.budget.kind == "flops":
         trainable, total = count_parameters(applied.model, [p for g in applied.param_groups or [] for p in g.params])
-        derived = budget.derive(stage, budget.lengths(sources), total, trainable)
+        derived = budget.derive(stage, budget.lengths(sources), total, trainable, flops.shape(applied.model))
         final = derived.steps if derived and derived.steps else stage.steps
     if search.steps is not None:
         update["steps"] = search.steps

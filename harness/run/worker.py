@@ -39,14 +39,14 @@ from harness.records.predictions import write_predictions
 from harness.records.schema import Cost, Record, Score
 from harness.records.store import write_record, write_text_atomic
 from harness.registry import EVAL_KINDS, METHODS
-from harness.run import memory, progress
+from harness.run import memory, peak, progress
 from harness.run.environment import describe, peak_memory, reset_peak_memory
 from harness.run.launch import VARIANT_FILE
 from harness.run.outcome import new_record
 from harness.run.search import run_search
 from harness.suite.schema import TEMPLATE_MARK
 from harness.suite.variant import Variant
-from harness.train import budget
+from harness.train import budget, flops
 from harness.train.loop import train
 from harness.train.optimizers import dtype_name
 from harness.train.trainset import stage_check, stage_labels, stage_sources
@@ -149,7 +149,7 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         cost = Cost(trainable_params=trainable, total_params=total)
         record.method_info = dict(applied.info)
         if trained:
-            budgets = [b or (budget.derive(cfg, budget.lengths(srcs), total, trainable) if cfg.budget else None)
+            budgets = [b or (budget.derive(cfg, budget.lengths(srcs), total, trainable, flops.shape(model)) if cfg.budget else None)
                        for b, cfg, srcs in zip(budgets, variant.stages, data)]
             fixed = applied.lr_lambda is not None or applied.on_step is not None
             if fixed and any(b and (b.steps is None or b.steps != cfg.steps) for b, cfg in zip(budgets, variant.stages)):
@@ -303,6 +303,12 @@ def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cos
     on across stages."""
     base_dir, offset, tokens, seconds = Path(variant.base_dir), 0, 0, 0.0
     stages_info = []
+    # Model FLOPs (train/flops.py, the count a flops budget uses) and what the device could have
+    # done meanwhile: its peak in each stage's compute dtype, times the processes, times seconds.
+    shape, device = flops.shape(applied.model), next(applied.model.parameters()).device
+    world = record.parallel.get("world_size") or 1
+    train_flops, examples, peak_sources = 0.0, 0, []
+    possible: float | None = 0.0  # None once a stage ran where no peak is known: MFU unknown
     total_steps = sum(st.steps for st in variant.stages)
     reporter = progress.Reporter(directory, total_steps) if directory is not None else None
     distributed = variant.distributed.model_dump() if variant.distributed else None
@@ -318,6 +324,22 @@ def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cos
         record.validation_curve += result.validation_curve
         record.precision = result.precision
         record.dtypes.update(compute=result.precision, optimizer=result.optimizer, optimizer_state=result.optimizer_state)
+        stage_examples = result.steps * cfg.batch_size * cfg.grad_accum
+        examples += stage_examples
+        if cost.total_params is not None and cost.trainable_params is not None:
+            train_flops += result.tokens * flops.per_token(cost.total_params, cost.trainable_params, shape,
+                                                           result.tokens / stage_examples if stage_examples else None)
+        # Without autocast, weights held in bf16 or fp16 make that the dtype their products run in.
+        weights = record.dtypes.get("weights")
+        dtype = weights if result.precision == "fp32" and weights in ("bf16", "fp16") else result.precision
+        try:
+            found = peak.peak(device, dtype)
+        except (OSError, RuntimeError) as err:  # a cost figure is not worth the variant
+            log.warning("%s: no peak FLOP/s for MFU: %s", variant.label(), err)
+            found = None
+        possible = possible + found.flops * world * result.seconds if found and possible is not None else None
+        if found and found.source not in peak_sources:
+            peak_sources.append(found.source)
         stages_info.append({
             "steps": result.steps, "data": [s.name for s in sources], "param_groups": result.groups,
             **({"budget": derived.record()} if derived is not None else {}),
@@ -327,6 +349,13 @@ def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cos
     record.method_info["stages"] = stages_info
     cost.train_seconds = round(seconds, 3)
     cost.tokens_per_second = round(tokens / seconds, 1) if seconds else None
+    if train_flops and tokens:
+        cost.train_flops, cost.flops_per_token = train_flops, round(train_flops / tokens, 1)
+        cost.flops_formula = flops.describe(shape, tokens / examples if examples else None)
+        cost.flops_per_second = train_flops / seconds if seconds else None
+    if cost.flops_per_second and possible:
+        cost.peak_flops, cost.peak_source = possible / seconds, "; ".join(peak_sources)
+        cost.mfu = cost.flops_per_second / cost.peak_flops
 
 
 def save_weights(model, folder: Path) -> int:

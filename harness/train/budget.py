@@ -9,8 +9,9 @@ derived per variant from what it reads and what it trains:
   of the stage's mean length (padding excluded, prompts included, a mixture's sources
   weighted by their share), as the loop counts them;
 - flops: steps = flops / (FLOPs per token x tokens per step), FLOPs per token being
-  2N (forward) + 2N (the activations' gradients) + 2T (the weights' gradients) for N
-  parameters of which T train: 6N for full fine-tuning, as in Kaplan et al. (2020);
+  train/flops.py's count, the one a record's cost reports too: 4N + 2T for N parameters of
+  which T train, plus attention (12 L h s, s the stage's mean example length) when the
+  model's config gives its layers and hidden size;
 - seconds: not known ahead; the loop trains until the time is spent (train/loop.py) and the
   schedule follows the time instead of the steps.
 
@@ -24,6 +25,7 @@ from dataclasses import asdict, dataclass
 
 from harness.errors import HarnessError
 from harness.suite.schema import TrainSpec
+from harness.train import flops
 
 
 @dataclass(frozen=True)
@@ -52,14 +54,11 @@ def tokens_per_step(cfg: TrainSpec, lengths: list[tuple[list[int], float]]) -> f
     return mean * cfg.batch_size * cfg.grad_accum
 
 
-def flops_per_token(total_params: int, trainable_params: int) -> float:
-    return 4.0 * total_params + 2.0 * trainable_params
-
-
 def derive(cfg: TrainSpec, lengths: list[tuple[list[int], float]], total_params: int | None = None,
-           trainable_params: int | None = None) -> Derived | None:
+           trainable_params: int | None = None, shape: tuple[int, int] | None = None) -> Derived | None:
     """The stage's budget turned into steps; None without a budget (cfg.steps as written).
-    A flops budget needs the parameter counts."""
+    A flops budget needs the parameter counts; `shape` (layers, hidden: flops.shape(model))
+    adds attention to its count."""
     budget = cfg.budget
     if budget is None:
         return None
@@ -72,5 +71,5 @@ def derive(cfg: TrainSpec, lengths: list[tuple[list[int], float]], total_params:
         return Derived("tokens", budget.amount, max(1, round(budget.amount / per_step)), per_step)
     if total_params is None or trainable_params is None:
         raise ValueError("a flops budget needs the parameter counts")
-    per_token = flops_per_token(total_params, trainable_params)
+    per_token = flops.per_token(total_params, trainable_params, shape, per_step / (cfg.batch_size * cfg.grad_accum))
     return Derived("flops", budget.amount, max(1, round(budget.amount / (per_token * per_step))), per_step, per_token)

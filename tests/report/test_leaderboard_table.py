@@ -116,6 +116,32 @@ def test_forgetting_drift_and_costs(tmp_path):
     assert charts["gains"]["metric:reviews/accuracy"] == {"tiny/full": pytest.approx(-0.2), "tiny/lora": 0.0, "tiny/ia3": 0.0}
 
 
+def test_training_flops_are_a_cost_axis_and_mfu_a_column(tmp_path):
+    def cost(train_flops: float, mfu: float) -> dict:
+        return {"trainable_params": 100, "total_params": 1000, "train_seconds": 2.0, "train_flops": train_flops,
+                "flops_per_second": train_flops / 2.0, "mfu": mfu, "peak_source": "table: H100 bf16"}
+
+    write(tmp_path, [
+        record("baseline", "baseline", metrics={"d2t": {"rouge1": 0.1}}),
+        record("full", "full", metrics={"d2t": {"rouge1": 0.4}}, cost=cost(3.0e15, 0.41)),
+        record("lora", "lora", metrics={"d2t": {"rouge1": 0.3}}, cost=cost(2.0e15, 0.35)),
+        record("ia3", "ia3", metrics={"d2t": {"rouge1": 0.2}}, cost=cost(2.5e15, 0.30)),
+    ])
+    table = build_table(tmp_path)
+    assert [c.key for c in table.columns if c.kind == "cost"] == [
+        "cost:trainable_params", "cost:peak_memory_bytes", "cost:train_seconds", "cost:train_flops", "cost:mfu"]
+    rows = {r.name: r.cells for r in table.rows}
+    assert [n for n in rows if "cost:mfu" in rows[n] and rows[n]["cost:mfu"].best] == ["full"]
+    charts = chart_data(table)
+    assert "cost:train_flops" in [c["key"] for c in charts["costs"]]
+    # ia3 costs more FLOPs than lora and scores less: off the frontier
+    assert charts["frontiers"]["metric:d2t/rouge1|cost:train_flops"] == ["tiny/lora", "tiny/full"]
+    # records without FLOPs (older ones) offer no such axis
+    write(tmp_path / "old", [record("baseline", "baseline", metrics={"d2t": {"rouge1": 0.1}}),
+                             record("full", "full", metrics={"d2t": {"rouge1": 0.4}})])
+    assert "cost:train_flops" not in [c["key"] for c in chart_data(build_table(tmp_path / "old"))["costs"]]
+
+
 def test_contamination_is_noted(tmp_path):
     write(tmp_path, [record("baseline", "baseline", metrics={"e": {"rouge1": 0.1}}),
                      record("full", "full", metrics={"e": {"rouge1": 0.3}}, contamination={"e": {"count": 3, "n": 10, "ids": [1, 2, 3]}})])
@@ -154,7 +180,8 @@ def test_thin_keeps_the_ends_and_at_most_the_limit():
 @pytest.mark.parametrize("value, unit, text", [
     (718_594_048, "bytes", "718.6 MB"), (16384, "params", "16.4K"), (107200, "params", "107K"), (130, "params", "130"),
     (75, "seconds", "1.2 min"), (1.497, "seconds", "1.5 s"), (34359.6, "tokens/s", "34.4K"), (0.10766, "0-1", "0.108"),
-    (17.71, "0-100", "17.71"),
+    (17.71, "0-100", "17.71"), (3.2e15, "flops", "3.2P"), (1.34e9, "flops", "1.34G"), (0.4152, "fraction", "41.5%"),
+    (0.00123, "fraction", "0.123%"),
 ])
 def test_numbers_read_at_a_glance(value, unit, text):
     from harness.report.table import Column

@@ -52,7 +52,8 @@ evals:
 
 
 @pytest.mark.slow
-def test_two_process_ddp_equals_one_process_at_the_same_batch(write_suite, tmp_path):
+def test_two_process_ddp_equals_one_process_at_the_same_batch(write_suite, tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))  # where the CPU's peak is measured
     result = CliRunner().invoke(main, ["run", str(write_suite(SUITE)), "--results", str(tmp_path / "r"),
                                        "--leaderboard", str(tmp_path / "lb.html")])
     assert result.exit_code == 1, result.output  # the unfreezing variant cannot run on two processes
@@ -74,6 +75,8 @@ def test_two_process_ddp_equals_one_process_at_the_same_batch(write_suite, tmp_p
     # rank 0 alone wrote the record and predictions; both ranks counted their tokens
     assert not list(two_dir.glob("traceback*"))
     assert two.cost.tokens_per_second and one.cost.train_seconds
+    # the same tokens through the same model: the same FLOPs; MFU against both processes' peak
+    assert two.cost.train_flops == pytest.approx(one.cost.train_flops) and two.cost.mfu and one.cost.mfu
     assert two.metrics["d2t"]["rouge1"].value == one.metrics["d2t"]["rouge1"].value
 
 

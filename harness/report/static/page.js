@@ -82,9 +82,11 @@
   Chart.defaults.maintainAspectRatio = false;
   const charts = data.charts;
 
-  function si(value) {
+  const SHORT = [["T", 1e12], ["B", 1e9], ["M", 1e6], ["K", 1e3]];
+  const METRIC = [["E", 1e18], ["P", 1e15], ["T", 1e12], ["G", 1e9], ["M", 1e6], ["K", 1e3]];  // FLOPs, as the table writes them
+  function si(value, scale = SHORT) {
     const abs = Math.abs(value);
-    for (const [suffix, factor] of [["T", 1e12], ["B", 1e9], ["M", 1e6], ["K", 1e3]]) {
+    for (const [suffix, factor] of scale) {
       if (abs >= factor) return `${+(value / factor).toPrecision(3)}${suffix}`;
     }
     return `${+value.toPrecision(3)}`;
@@ -92,6 +94,7 @@
   function tick(unit) {
     if (unit === "bytes") return (v) => `${si(v)}B`;
     if (unit === "seconds") return (v) => `${+Number(v).toPrecision(3)} s`;
+    if (unit === "flops") return (v) => si(v, METRIC);
     return (v) => si(v);
   }
   function fill(select, options) {
