@@ -30,6 +30,7 @@ from harness.registry import METRICS
 from harness.suite.schema import TrainSpec
 from harness.train import optimizers
 from harness.train.batches import Source, batches, collate, loss_items
+from harness.train.objectives import selects_logits, sft_loss
 from harness.train.parallel import for_this_process
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
         scheduler = get_scheduler(schedule_name, optimizer, num_warmup_steps=cfg.warmup_steps, num_training_steps=cfg.steps)
 
     trained, optimizer = parallel.prepare(model, optimizer)
+    selective = selects_logits(model)  # the output head at completion tokens only (objectives.py)
 
     result = TrainResult(steps=cfg.steps, seconds=0.0, tokens=0, precision=precision, groups=groups,
                          optimizer=optimizer_name, optimizer_state=state)
@@ -157,12 +159,14 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
             syncing = contextlib.nullcontext() if micro == cfg.grad_accum - 1 else parallel.no_sync(trained)
             with syncing:
                 with parallel.autocast():
-                    out = trained(**batch)
                     # This rank's share of the micro-batch's mean loss, times the world size that
                     # DDP's average divides by again (parallel.py); exactly the loss in one process.
                     # A share without loss tokens adds nothing, but still takes part in the sync.
                     share = items * parallel.world / all_items if all_items else 0.0
-                    loss = (out.loss * share if items else out.logits.sum() * 0.0) / cfg.grad_accum
+                    if items or selective:
+                        loss = sft_loss(trained, batch, selective) * share / cfg.grad_accum
+                    else:
+                        loss = trained(**batch).logits.sum() * 0.0
                 parallel.backward(loss)
             step_loss += parallel.total([loss.item()])[0] / parallel.world
             result.tokens += int(tokens)

@@ -20,6 +20,7 @@ from harness.data.templates import Template, per_row, render
 from harness.errors import HarnessError
 from harness.suite.schema import TemplateSpec, TrainSpec
 from harness.train.batches import Source, collate, encode, encode_class, encode_seq2seq, loss_items
+from harness.train.objectives import selects_logits, sft_loss
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +92,12 @@ def stage_sources(cfg: TrainSpec, tokenizer, base_dir: Path, labels: tuple[str, 
 def mean_loss(model, examples: list[dict], pad_id: int, batch_size: int) -> float:
     """Mean loss per completion token over the examples (each token counts once)."""
     device = next(model.parameters()).device
+    selective = selects_logits(model)  # the output head at completion tokens only
     total, tokens = 0.0, 0
     for i in range(0, len(examples), batch_size):
         batch = {k: v.to(device) for k, v in collate(examples[i : i + batch_size], pad_id).items()}
         n = loss_items(batch, model)
-        total += float(model(**batch).loss) * n
+        total += float(sft_loss(model, batch, selective)) * n
         tokens += n
     return total / tokens if tokens else math.nan
 
