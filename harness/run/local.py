@@ -2,6 +2,8 @@
 process (harness.run.worker, or torchrun and its ranks: harness/run/launch.py) per variant,
 the next variant started the moment its GPUs (and their memory) or a CPU slot free up.
 
+On a CPU machine the children are forked from a fork server (harness/run/forkserver.py)
+that imported torch and the worker once, so a variant does not pay the imports again.
 A child per variant gives each a clean peak-memory figure and keeps a crash (a segfault,
 the out-of-memory killer, a SIGKILL) to that variant: the parent then writes its failed
 record. Each child's output goes to <variant_dir>/log.txt (and, with a single slot, to the
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from harness.records.schema import Record
-from harness.run import memory
+from harness.run import forkserver, memory
 from harness.run.launch import worker_command
 from harness.run.outcome import LOG, Outcome, claim, ended, now
 from harness.run.progress import Board, Running, read_progress
@@ -44,7 +46,7 @@ class _Child:
     variant: Variant
     directory: Path
     slot: Slot
-    process: subprocess.Popen
+    process: subprocess.Popen | forkserver.Forked
     lock: contextlib.ExitStack
     log: IO[bytes]
     started: float = field(default_factory=time.perf_counter)
@@ -64,6 +66,8 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, pool: G
     running: list[_Child] = []
     finished: list[float] = []
     board_at = time.perf_counter()
+    # On a CPU machine children are forked from one process that imported everything once.
+    server = forkserver.ForkServer() if isinstance(pool, CpuPool) and forkserver.enabled() else None
     try:
         while queue or running:
             while queue:  # in order: the next variant waits for room rather than being overtaken
@@ -79,7 +83,7 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, pool: G
                     yield claimed
                     continue
                 directory, lock = claimed
-                running.append(_start(variant, directory, slot, lock, tee=tee))
+                running.append(_start(variant, directory, slot, lock, tee=tee, server=server))
                 yield Outcome(variant, "started", directory=directory, slot=slot.name)
             if not running:
                 continue
@@ -104,18 +108,45 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, pool: G
             stop(child.process)
             child.lock.close()
             child.log.close()
+        if server is not None:
+            server.close()
 
 
-def _start(variant: Variant, directory: Path, slot: Slot, lock: contextlib.ExitStack, tee: bool) -> _Child:
+def _start(variant: Variant, directory: Path, slot: Slot, lock: contextlib.ExitStack, tee: bool,
+           server: forkserver.ForkServer | None = None) -> _Child:
     env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false", HARNESS_SLOT=slot.name, **slot.env)
     log = open(directory / LOG, "wb")
-    process = subprocess.Popen(worker_command(variant, directory), env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE if tee else log, stderr=subprocess.STDOUT, start_new_session=True)
+    command = worker_command(variant, directory)
+    process: subprocess.Popen | forkserver.Forked | None = None
+    if server is not None and variant.world_size == 1:
+        process = _fork(server, directory, {"HARNESS_SLOT": slot.name, **slot.env}, log, tee)
+    if process is None:
+        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if tee else log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
     child = _Child(variant, directory, slot, process, lock, log)
     if tee:  # one variant at a time: its progress on the terminal too, as it happens
         child.tee = threading.Thread(target=_copy, args=(process.stdout, log), daemon=True)
         child.tee.start()
     return child
+
+
+def _fork(server: forkserver.ForkServer, directory: Path, env: dict[str, str], log: IO[bytes],
+          tee: bool) -> forkserver.Forked | None:
+    """The worker forked by the server, its output to the log (or, to show it as well, to a
+    pipe); None, said once in the log, if the server cannot fork."""
+    read, write = os.pipe() if tee else (None, None)
+    try:
+        return server.spawn(directory, env, log.fileno() if write is None else write,
+                            stdout=os.fdopen(read, "rb") if read is not None else None)
+    except (OSError, RuntimeError) as err:
+        if read is not None:
+            os.close(read)
+        log.write(f"fork server unavailable ({err}); starting the worker as a new process\n".encode())
+        log.flush()
+        return None
+    finally:
+        if write is not None:
+            os.close(write)
 
 
 def _copy(source: IO[bytes], log: IO[bytes]) -> None:
@@ -126,7 +157,7 @@ def _copy(source: IO[bytes], log: IO[bytes]) -> None:
         sys.stderr.buffer.flush()
 
 
-def stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen | forkserver.Forked) -> None:
     """SIGTERM to the child's process group, SIGKILL if it is still there after the grace."""
     if process.poll() is not None:
         return

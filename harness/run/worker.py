@@ -372,9 +372,11 @@ def save_weights(model, folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
-def main() -> int:
+def main(directory: Path | None = None) -> int:
+    """`python -m harness.run.worker DIR` (or a child of the fork server, given DIR)."""
     setup_logging()
-    directory = Path(sys.argv[1])
+    directory = directory or Path(sys.argv[1])
+    log.info("worker pid %d: %s", os.getpid(), directory)
     variant = Variant.model_validate_json((directory / VARIANT_FILE).read_text(encoding="utf-8"))
     try:
         record = run_variant(variant, directory)

@@ -5,7 +5,7 @@ others finish.
 
 How it starts what it needs: `harness run` as the real CLI (in-process through CliRunner, or
 as a subprocess when the test must signal its children); every variant runs in a real
-`python -m harness.run.worker` child. On this GPU-less machine `--gpus 0,1` stands in for
+child process: forked by the fork server on CPU slots, `python -m harness.run.worker` on GPU slots. On this GPU-less machine `--gpus 0,1` stands in for
 two GPUs: each child gets its own CUDA_VISIBLE_DEVICES, sees no GPU, trains on the CPU and
 records the slot it was given.
 """
@@ -176,17 +176,13 @@ def test_variants_share_a_gpu_while_their_memory_estimates_fit(write_suite, tmp_
     assert big.cost.memory_estimate_bytes == 9 * 2**30 and big.cost.memory_estimate_source == "resources.gpu_memory"
 
 
-def worker_pid(fragment: str) -> int | None:
-    """The pid of the worker process whose command line names this variant folder."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"harness.run.worker" in command and any(fragment.encode() in part for part in command):
-            return int(entry.name)
+def worker_pid(suite_dir: Path, name: str) -> int | None:
+    """The pid of the variant's worker, from the first line its log has (a worker forked by
+    the fork server has the server's command line, so /proc's cmdline cannot tell)."""
+    for log in suite_dir.glob(f"{name}-*/log.txt"):
+        found = re.search(r"worker pid (\d+): ", log.read_text(errors="replace"))
+        if found:
+            return int(found.group(1))
     return None
 
 
@@ -200,7 +196,7 @@ def test_a_killed_child_and_a_timed_out_one_fail_alone_with_their_log_tails(writ
     try:
         deadline, pid = time.monotonic() + 120, None
         while pid is None and time.monotonic() < deadline:
-            pid = worker_pid("/pool/victim-")
+            pid = worker_pid(tmp_path / "r" / "pool", "victim")
             time.sleep(0.5)
         assert pid is not None, "the victim's worker never started"
         log = next((tmp_path / "r" / "pool").glob("victim-*/log.txt"))
