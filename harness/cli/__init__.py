@@ -1,4 +1,4 @@
-"""The `harness` command: run, validate, report, score, baseline, check, ls, models.
+"""The `harness` command: run, validate, eval-adapters, report, score, baseline, check, ls, models.
 
 The only package that prints. Errors a user can cause (HarnessError) become one message
 and exit code 2, never a traceback. Heavy imports happen inside the commands that need
@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from harness import __version__
+from harness.cli.adapter_commands import eval_adapters
 from harness.cli.gate_commands import baseline_cmd, check_cmd
 from harness.cli.registry_commands import ls, models
 from harness.cli.report_commands import report, score
@@ -28,5 +29,5 @@ def main() -> None:
     setup_logging()
 
 
-for _command in (validate, run, score, report, baseline_cmd, check_cmd, ls, models):
+for _command in (validate, run, eval_adapters, score, report, baseline_cmd, check_cmd, ls, models):
     main.add_command(_command)

@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable, Iterable
 
 import click
 
@@ -106,19 +107,25 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, executor: s
     where = f"ray ({address or 'a local instance'})" if executor == "ray" else pool.describe()
     click.echo(f"suite {loaded.suite.name}: {len(variants)} variant(s) on {where} -> {out}/")
 
-    counts = {"ok": 0, "failed": 0, "skipped": 0, "busy": 0}
-    start = time.perf_counter()
-    try:
+    def outcomes():
         if executor == "ray":
             from harness.run import ray_executor
 
-            outcomes = ray_executor.run(variants, Path(results_dir), force=force, address=address, retries=retries,
-                                        timeout=timeout)
-        else:
-            outcomes = local.run(variants, Path(results_dir), force=force, pool=pool, timeout=timeout)
-        # one at a time shows the variant's own progress bar; several, a board of them
-        alone = executor == "local" and pool.alone
-        _report(outcomes, len(variants), counts, alone)
+            return ray_executor.run(variants, Path(results_dir), force=force, address=address, retries=retries,
+                                    timeout=timeout)
+        return local.run(variants, Path(results_dir), force=force, pool=pool, timeout=timeout)
+
+    # one at a time shows the variant's own progress bar; several, a board of them
+    report_run(outcomes, out, len(variants), executor == "local" and pool.alone, leaderboard)
+
+
+def report_run(outcomes: Callable[[], Iterable[Any]], out: Path, total: int, alone: bool, leaderboard: str | None) -> None:
+    """Each variant as it starts and ends, then the counts, the paired comparisons and the
+    leaderboard; exits 0 (all ok or skipped), 1 (any failed or busy) or 130 (interrupted)."""
+    counts = {"ok": 0, "failed": 0, "skipped": 0, "busy": 0}
+    start = time.perf_counter()
+    try:
+        _report(outcomes(), total, counts, alone)
     except KeyboardInterrupt:
         click.echo(f"interrupted: finished records are kept in {out}/; run again to resume", err=True)
         sys.exit(130)
@@ -172,7 +179,10 @@ def _report(outcomes, total: int, counts: dict[str, int], alone: bool) -> None:
             elif outcome.state == "ok":
                 view.echo(f"  ok    {v.label()}  {_summary(outcome.record)}  {outcome.seconds:.1f}s")
             else:
-                view.echo(f"  FAIL  {v.label()}: {outcome.record.error}  (log: {outcome.directory}/log.txt)")
+                # a child's log (harness run), else the traceback (eval-adapters scores in its own process)
+                log = outcome.directory / "log.txt"
+                look = f"log: {log}" if log.is_file() else f"traceback: {outcome.directory / 'traceback.txt'}"
+                view.echo(f"  FAIL  {v.label()}: {outcome.record.error}  ({look})")
 
 
 class _BoardView:

@@ -7,6 +7,7 @@ A type only, like the schema it is made of, so every stage may import it; the pl
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -58,3 +59,15 @@ class Variant(BaseModel):
 
     def label(self) -> str:
         return f"{self.name} (seed {self.seed})" if self.method != "baseline" else self.name
+
+
+class Adapter(BaseModel):
+    """A saved peft adapter scored as a variant of its own (`harness eval-adapters`): its
+    folder, its adapter_config.json, the hash of its content and the variant it is scored as
+    (planned by harness/suite/adapters.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    folder: Path
+    config: dict[str, Any]
+    sha256: str  # of the config (provenance fields left out) and the weights
+    variant: Variant
