@@ -1,5 +1,7 @@
 """Several LoRA adapters of one base: `harness eval-adapters` with the base loaded once
-against the same command with `--separate` (a fresh base load per adapter), side by side.
+against two peers, side by side: the same command with `--separate` (a fresh base load per
+adapter, in the one process), and one command per adapter (what one does without it: a
+process, its imports and a base load per adapter).
 
 K LoRA adapters of SmolLM2-135M-Instruct (r 8 on every linear layer, the harness's LoRA
 default; random non-zero weights, each from its own seed; no training) are saved to a temp
@@ -101,6 +103,8 @@ def main() -> None:
         shared_s = side(suite, dirs, folder / "shared")
         print("a fresh base load each (--separate):")
         separate_s = side(suite, dirs, folder / "separate", "--separate")
+        print("one command per adapter, as without this command (a process and a base load each):")
+        commands_s = sum(side(suite, [d], folder / "commands") for d in dirs)
 
         one, each = records(folder / "shared"), records(folder / "separate")
         same_scores = sum(one[v]["metrics"] == each.get(v, {}).get("metrics") for v in one)
@@ -123,8 +127,12 @@ def main() -> None:
         print(f"| whole command | {shared_s:.1f} s | {separate_s:.1f} s |")
         print(f"| base loads | {n1}, {l1:.1f} s | {n2}, {l2:.1f} s |")
         print(f"| scoring (sum of eval_seconds) | {evals(one):.1f} s | {evals(each):.1f} s |")
-        print(f"ratio: --separate takes {separate_s / shared_s:.2f}x the time of one base load")
-        print(f"scores identical: {same_scores} of {len(one)} records; predictions identical: {same_files} of "
+        print(f"| one command per adapter | {commands_s:.1f} s in {len(dirs)} processes | |")
+        print(f"ratio: --separate takes {separate_s / shared_s:.2f}x the time of one base load, one command per "
+              f"adapter {commands_s / shared_s:.2f}x")
+        apart = records(folder / "commands")
+        same_scores += sum(one[v]["metrics"] == apart.get(v, {}).get("metrics") for v in one)
+        print(f"scores identical: {same_scores} of {2 * len(one)} records (both peers); predictions identical: {same_files} of "
               f"{len(files)} files")
 
 

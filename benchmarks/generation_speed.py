@@ -10,6 +10,7 @@ identical.
 
     python benchmarks/generation_speed.py                 # 32 prompts x 48 tokens, batch 16
     python benchmarks/generation_speed.py --prompts 8 --batch 8
+    python benchmarks/generation_speed.py --dtype bf16     # bf16 weights on both sides
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=32)
     ap.add_argument("--tokens", type=int, default=48)
     ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
+                    help="the weights' dtype, on both sides (bf16: what load_dtype: bf16 gives)")
     args = ap.parse_args()
 
     import torch
@@ -37,10 +40,11 @@ def main() -> None:
     from harness.train.batches import chat_prompt
 
     model, tokenizer = load()
+    model = model.to(torch.bfloat16 if args.dtype == "bf16" else torch.float32)
     rows = [json.loads(line) for line in SHARED.read_text(encoding="utf-8").splitlines()[: args.prompts]]
     prompts = [f"Abstract: {' '.join(r['source'])}\nTL;DR:" for r in rows]
     stop = ["\n"]
-    print(f"SmolLM2-135M-Instruct, fp32, {torch.get_num_threads()} threads; {len(prompts)} SciTLDR prompts, "
+    print(f"SmolLM2-135M-Instruct, {args.dtype}, {torch.get_num_threads()} threads; {len(prompts)} SciTLDR prompts, "
           f"up to {args.tokens} new tokens, batch {args.batch}")
 
     start = time.perf_counter()

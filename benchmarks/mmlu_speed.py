@@ -9,6 +9,7 @@ seconds, their ratio, and whether accuracy agrees question by question.
     python benchmarks/mmlu_speed.py                      # 0-shot, marketing + sociology (435 questions)
     python benchmarks/mmlu_speed.py --shots 5
     python benchmarks/mmlu_speed.py --limit 20 --shots 5 # a quick look
+    python benchmarks/mmlu_speed.py --dtype bf16         # bf16 weights on both sides
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def main() -> None:
     ap.add_argument("--shots", type=int, default=0)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--limit", type=int, default=None, help="questions per subject (default: all)")
+    ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
+                    help="the weights' dtype, on both sides (bf16: what load_dtype: bf16 gives)")
     args = ap.parse_args()
     os.environ.update(HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1")
 
@@ -81,7 +84,8 @@ def main() -> None:
     from harness.suite.schema import EvalSpec
 
     model, tokenizer = load()
-    print(f"SmolLM2-135M-Instruct, fp32, {torch.get_num_threads()} threads; {', '.join(args.subjects)}, "
+    model = model.to(torch.bfloat16 if args.dtype == "bf16" else torch.float32)
+    print(f"SmolLM2-135M-Instruct, {args.dtype}, {torch.get_num_threads()} threads; {', '.join(args.subjects)}, "
           f"{args.shots}-shot, batch {args.batch}")
     with tempfile.TemporaryDirectory() as tmp:
         folder, by_format = local_tasks(Path(tmp), args.subjects, args.limit)
