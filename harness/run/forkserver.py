@@ -21,6 +21,7 @@ subprocess (local.stop).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -116,8 +117,10 @@ class ForkServer:
                 self.changed.notify_all()
 
     def close(self) -> None:
-        if self.sock is not None:
-            self.sock.shutdown(socket.SHUT_RDWR)
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # the server may have gone first
+                sock.shutdown(socket.SHUT_RDWR)
         if self.process is not None:
             try:
                 self.process.wait(10)
@@ -127,10 +130,8 @@ class ForkServer:
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def serve(fd: int) -> None:
