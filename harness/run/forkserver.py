@@ -46,6 +46,7 @@ class Forked:
     def __init__(self, server: ForkServer, pid: int, stdout=None):
         self.server, self.pid, self.stdout = server, pid, stdout
         self.returncode: int | None = None
+        self.via: socket.socket | None = None  # the server connection it was forked through
 
     def poll(self) -> int | None:
         return self.returncode
@@ -76,14 +77,20 @@ class ForkServer:
                                         start_new_session=True)
         theirs.close()
         self.sock = ours
-        threading.Thread(target=self._listen, daemon=True).start()
+        threading.Thread(target=self._listen, args=(ours,), daemon=True).start()
 
     def spawn(self, directory: Path, env: dict[str, str], output: int, stdout=None) -> Forked:
         """Fork a worker for the variant in `directory`, its output to the descriptor `output`."""
         if self.sock is None:
             self.start()
-        assert self.sock is not None
-        socket.send_fds(self.sock, [json.dumps({"directory": str(directory), "env": env}).encode()], [output])
+        request = [json.dumps({"directory": str(directory), "env": env}).encode()]
+        try:
+            socket.send_fds(self.sock, request, [output])
+        except OSError:  # the server died before its listener noticed: start it again, once
+            self.start()
+            assert self.sock is not None
+            socket.send_fds(self.sock, request, [output])
+        via = self.sock
         with self.changed:
             if not self.changed.wait_for(lambda: self.replies or self.sock is None, 600):
                 raise RuntimeError("the fork server did not answer in 10 minutes")
@@ -91,22 +98,23 @@ class ForkServer:
                 raise RuntimeError("the fork server ended; see the output above")
             pid = self.replies.pop(0)
             child = self.children[pid] = Forked(self, pid, stdout)
+            child.via = via
         return child
 
-    def _listen(self) -> None:
-        assert self.sock is not None
+    def _listen(self, sock: socket.socket) -> None:
         while True:
             try:
-                data = self.sock.recv(_MESSAGE)
+                data = sock.recv(_MESSAGE)
             except OSError:
                 data = b""
             with self.changed:
                 if not data:  # the server is gone: whatever it forked can no longer be waited for
                     for child in self.children.values():
-                        if child.returncode is None:
+                        if child.returncode is None and child.via is sock:
                             _kill_group(child.pid)
                             child.returncode = -signal.SIGKILL
-                    self.sock = None
+                    if self.sock is sock:  # not a server started again since
+                        self.sock = None
                     self.changed.notify_all()
                     return
                 message = json.loads(data)
