@@ -139,11 +139,12 @@ def hand_loop(plan, tokenizer, precision: str) -> tuple[float, list[float]]:
     import torch
     from transformers import get_scheduler
 
+    from harness.models.abilities import keeps_logits
     from harness.train.batches import collate
-    from harness.train.objectives import selects_logits, sft_loss
+    from harness.train.objectives import sft_loss
 
     model = _lora_model()
-    selective = selects_logits(model)
+    selective = keeps_logits(model)
     start = time.perf_counter()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=LEARNING_RATE, weight_decay=0.0)

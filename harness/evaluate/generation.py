@@ -20,9 +20,10 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 
 from harness.data import sources
 from harness.data.templates import Template, render
-from harness.evaluate import shards
+from harness.evaluate import decode, shards
 from harness.evaluate import shots as in_context
 from harness.evaluate.scoring import references_of, score
+from harness.models import abilities
 from harness.suite.schema import EvalSpec
 from harness.train.batches import chat_prompt
 
@@ -49,10 +50,6 @@ class StopAfterAnswer(StoppingCriteria):
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
-def _encoder_decoder(model) -> bool:
-    return bool(getattr(getattr(model, "config", None), "is_encoder_decoder", False))
-
-
 def soft_prompt_inputs(model, enc) -> tuple:
     """(model to call generate on, its inputs): the encoded batch as is, except for peft's
     prompt tuning and P-tuning.
@@ -63,8 +60,7 @@ def soft_prompt_inputs(model, enc) -> tuple:
     differs from one-at-a-time output. Here the row becomes [padding][virtual][prompt] as
     input embeddings for the base model, which numbers positions from the attention mask.
     """
-    config = getattr(model, "active_peft_config", None)
-    if config is None or getattr(config.peft_type, "value", None) not in ("PROMPT_TUNING", "P_TUNING") or _encoder_decoder(model):
+    if abilities.virtual_tokens(model) != "inputs" or abilities.is_encoder_decoder(model):
         # peft puts an encoder-decoder's virtual tokens before the encoder's input itself,
         # and the decoder's positions do not depend on the encoder's padding.
         return model, dict(enc)
@@ -95,16 +91,30 @@ def continue_texts(model, tokenizer, prompts: list[str], max_new_tokens: int, st
     order = sorted(range(len(prompts)), key=lambda i: lengths[i], reverse=True)
     outputs: list[str] = [""] * len(prompts)
     side = tokenizer.padding_side
-    seq2seq = _encoder_decoder(model)
+    seq2seq = abilities.is_encoder_decoder(model)
     # A decoder continues every row from the same position; an encoder-decoder's encoder
     # reads its input padded on the right, as in training.
     tokenizer.padding_side = "right" if seq2seq else "left"
     done: list[int] = []
+    fast = decode.supports(model)  # harness/evaluate/decode.py; the rest through generate()
+
+    def ended(tokens: list[int]) -> bool:  # StopAfterAnswer's rule for one row
+        if not any(stop):
+            return False
+        text = tokenizer.decode(tokens, skip_special_tokens=True)
+        return cut_at_stop(text, stop) != text
+
     try:
         for start in tqdm(shards.mine(range(0, len(order), batch_size)), desc=desc, unit="batch", leave=False,
                           dynamic_ncols=True, disable=not shards.is_main()):
             idx = order[start : start + batch_size]
             done += idx
+            if fast:
+                ids = [tokenizer(prompts[i], add_special_tokens=specials)["input_ids"] for i in idx]
+                new = decode.greedy(model, ids, max_new_tokens, tokenizer.eos_token_id, ended)
+                for i, text in zip(idx, tokenizer.batch_decode(new, skip_special_tokens=True)):
+                    outputs[i] = cut_at_stop(text, stop)
+                continue
             enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=specials).to(device)
             generator, inputs = soft_prompt_inputs(model, enc)
             # generate returns the prompt too when given ids, only the new tokens when given

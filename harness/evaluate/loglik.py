@@ -9,12 +9,11 @@ continuations of one context; when each is a single token after the same context
 lm-eval's HFLM does, which makes multiple choice four times cheaper.
 
 Batches are right-padded and the attention mask keeps padding out; positions count from 0
-in every row. A row's numbers must not depend on what shares its batch: the forward pass
-runs on PyTorch's math attention, because the fused CPU kernel (flash attention) tiles by
-sequence length, so the same row padded to another width came out up to 5e-5 different
-(SmolLM2-135M, fp32). With it, batch sizes 1 and 16 give identical log-probabilities on an
-AVX2 CPU, for about 10% more time; on AVX-512 CPUs the matrix products still block by the
-batch's row count and differ by up to 4e-5, never enough to change a chosen answer.
+in every row. A row's numbers depend on what shares its batch by float rounding only: the
+matrix products block by the batch's row count and PyTorch's fused attention tiles by its
+width, so the same row alone or padded in a batch of 16 differs by up to 5e-5 (SmolLM2-135M,
+fp32), as it does in lm-eval, never enough here to change a chosen answer. (Forcing the math
+attention kernel removes the width part only, for 8-11% more time: not worth it.)
 
 Two things keep it fast. The output head runs only at the positions a score reads
 (transformers' logits_to_keep), not over the whole vocabulary at every position. And
@@ -27,15 +26,15 @@ request, give `_run` a `read` function.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch.nn.attention import SDPBackend, sdpa_kernel
 from tqdm.auto import tqdm
 
 from harness.evaluate import prefixes, shards
+from harness.models import abilities
+from harness.models.abilities import keeps_logits
 
 
 def encode_pair(tokenizer, context: str, continuation: str, specials: bool = True) -> tuple[list[int], int]:
@@ -96,22 +95,8 @@ def _read(logits: torch.Tensor, seq: list[int], n: int, alternatives: list[int] 
 
 def takes_a_cache(model) -> bool:
     """Whether a shared prefix can be run once and its key-value cache continued: not under
-    peft's prefix tuning, which fills that cache with its own virtual tokens."""
-    config = getattr(model, "active_peft_config", None)
-    return config is None or getattr(config.peft_type, "value", None) not in ("PREFIX_TUNING", "PROMPT_TUNING", "P_TUNING")
-
-
-def keeps_logits(model) -> bool:
-    """Whether the model computes logits at chosen positions only (transformers'
-    logits_to_keep, a tensor of positions per row): the output head over a 49k-token
-    vocabulary at every position is a fifth of SmolLM2-135M's forward pass, and a score reads
-    one position per answer token. Not for peft's prompt and P-tuning, whose virtual tokens
-    shift the positions."""
-    config = getattr(model, "active_peft_config", None)
-    if config is not None and getattr(config.peft_type, "value", None) in ("PROMPT_TUNING", "P_TUNING"):
-        return False
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "logits_to_keep" in inspect.signature(base.forward).parameters
+    peft's virtual-token methods (harness/models/abilities.py)."""
+    return abilities.virtual_tokens(model) is None
 
 
 @torch.no_grad()
@@ -132,8 +117,7 @@ def _run(model, requests: list[tuple[list[int], int, list[int] | None]], pad: in
         done += idx
         if skip and (cached is None or cached[0] != batch.group):
             head = torch.tensor([requests[idx[0]][0][:skip]], device=device)
-            with sdpa_kernel(SDPBackend.MATH):
-                cached = (batch.group, model(input_ids=head, use_cache=True, logits_to_keep=1).past_key_values)
+            cached = (batch.group, model(input_ids=head, use_cache=True, logits_to_keep=1).past_key_values)
         width = max(len(requests[i][0]) for i in idx) - skip
         ids = torch.full((len(idx), width), pad, dtype=torch.long)
         mask = torch.zeros((len(idx), skip + width), dtype=torch.long)
@@ -151,8 +135,7 @@ def _run(model, requests: list[tuple[list[int], int, list[int] | None]], pad: in
         keep = {"logits_to_keep": reads.to(device)} if selective else {}
         if skip and cached is not None:
             keep["past_key_values"] = prefixes.expanded(cached[1], len(idx))
-        with sdpa_kernel(SDPBackend.MATH):  # width-independent numbers (module docstring)
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), **keep).logits
+        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), **keep).logits
         if not selective:
             # Soft-prompt methods (peft prompt/p-tuning) return logits for their virtual tokens
             # first; keep the positions of the real tokens, then those read.

@@ -69,7 +69,7 @@ class ForkServer:
         self.replies: list[int] = []
         self.changed = threading.Condition()
 
-    def start(self) -> None:
+    def start(self) -> socket.socket:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
         self.process = subprocess.Popen([sys.executable, "-m", "harness.run.forkserver", str(theirs.fileno())],
@@ -78,19 +78,19 @@ class ForkServer:
         theirs.close()
         self.sock = ours
         threading.Thread(target=self._listen, args=(ours,), daemon=True).start()
+        return ours
 
     def spawn(self, directory: Path, env: dict[str, str], output: int, stdout=None) -> Forked:
         """Fork a worker for the variant in `directory`, its output to the descriptor `output`."""
-        if self.sock is None:
-            self.start()
+        # The socket is held here, not read again from self.sock: a server that dies at once
+        # has its listener set self.sock to None at any moment (OSError then reaches the caller).
+        via = self.sock or self.start()
         request = [json.dumps({"directory": str(directory), "env": env}).encode()]
         try:
-            socket.send_fds(self.sock, request, [output])
+            socket.send_fds(via, request, [output])
         except OSError:  # the server died before its listener noticed: start it again, once
-            self.start()
-            assert self.sock is not None
-            socket.send_fds(self.sock, request, [output])
-        via = self.sock
+            via = self.start()
+            socket.send_fds(via, request, [output])
         with self.changed:
             if not self.changed.wait_for(lambda: self.replies or self.sock is None, 600):
                 raise RuntimeError("the fork server did not answer in 10 minutes")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from harness.errors import HarnessError
+from harness.models import abilities
 
 IGNORE = -100  # torch.nn.CrossEntropyLoss's default ignore_index
 MEGA_BATCH = 50  # batches per sorted mega-batch, as in transformers' LengthGroupedSampler
@@ -96,7 +97,7 @@ def loss_items(batch: dict[str, torch.Tensor], model) -> int:
     labels = batch["labels"]
     if labels.dim() == 1:
         return len(labels)
-    if getattr(getattr(model, "config", None), "is_encoder_decoder", False):
+    if abilities.is_encoder_decoder(model):
         return int((labels != IGNORE).sum())
     return int((labels[:, 1:] != IGNORE).sum())
 

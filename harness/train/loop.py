@@ -25,12 +25,13 @@ from transformers import get_scheduler
 
 from harness.errors import HarnessError
 from harness.methods.base import Applied, ParamGroup
+from harness.models.abilities import keeps_logits
 from harness.models.precision import bf16_supported
 from harness.registry import METRICS
 from harness.suite.schema import TrainSpec
 from harness.train import optimizers
 from harness.train.batches import Source, batches, collate, loss_items
-from harness.train.objectives import selects_logits, sft_loss
+from harness.train.objectives import sft_loss
 from harness.train.parallel import for_this_process
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
         scheduler = get_scheduler(schedule_name, optimizer, num_warmup_steps=cfg.warmup_steps, num_training_steps=cfg.steps)
 
     trained, optimizer = parallel.prepare(model, optimizer)
-    selective = selects_logits(model)  # the output head at completion tokens only (objectives.py)
+    selective = keeps_logits(model)  # the output head at completion tokens only (objectives.py)
 
     result = TrainResult(steps=cfg.steps, seconds=0.0, tokens=0, precision=precision, groups=groups,
                          optimizer=optimizer_name, optimizer_state=state)

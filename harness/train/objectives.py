@@ -8,29 +8,15 @@ forward pass, and in an abstract-to-summary example nine positions in ten are pr
 full logits of a batch of 8 x 300 tokens are also 470 MB of fp32 that the loss's softmax
 reads and writes twice. The value is the model's own loss to float rounding
 (tests/train/test_objectives.py). Models that cannot slice their logits (an
-encoder-decoder, a classifier, peft's soft prompts, which shift the positions) compute
-the loss the model's way.
+encoder-decoder, a classifier, peft's soft prompts, which shift the positions:
+harness/models/abilities.py) compute the loss the model's way.
 """
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 
 from harness.train.batches import IGNORE
-
-
-def selects_logits(model) -> bool:
-    """Whether this model takes a boolean logits_to_keep and keeps its positions as they are."""
-    config = getattr(model, "active_peft_config", None)
-    if config is not None and getattr(config, "is_prompt_learning", False):
-        return False
-    inner = getattr(model, "module", model)  # under DDP
-    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
-    if getattr(getattr(base, "config", None), "is_encoder_decoder", False):
-        return False
-    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 def sft_loss(model, batch: dict[str, torch.Tensor], selective: bool) -> torch.Tensor:

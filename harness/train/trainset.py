@@ -18,9 +18,10 @@ from harness.data import sources as data_sources
 from harness.data.builtin import default_template
 from harness.data.templates import Template, per_row, render
 from harness.errors import HarnessError
+from harness.models.abilities import keeps_logits
 from harness.suite.schema import TemplateSpec, TrainSpec
 from harness.train.batches import Source, collate, encode, encode_class, encode_seq2seq, loss_items
-from harness.train.objectives import selects_logits, sft_loss
+from harness.train.objectives import sft_loss
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def stage_sources(cfg: TrainSpec, tokenizer, base_dir: Path, labels: tuple[str, 
 def mean_loss(model, examples: list[dict], pad_id: int, batch_size: int) -> float:
     """Mean loss per completion token over the examples (each token counts once)."""
     device = next(model.parameters()).device
-    selective = selects_logits(model)  # the output head at completion tokens only
+    selective = keeps_logits(model)  # the output head at completion tokens only
     total, tokens = 0.0, 0
     for i in range(0, len(examples), batch_size):
         batch = {k: v.to(device) for k, v in collate(examples[i : i + batch_size], pad_id).items()}

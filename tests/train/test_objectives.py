@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from peft import LoraConfig, PromptTuningConfig, get_peft_model
+from peft import LoraConfig, PrefixTuningConfig, PromptTuningConfig, get_peft_model
 
+from harness.models.abilities import keeps_logits
 from harness.models.tiny import tiny_random_llama, tiny_random_t5
 from harness.train.batches import collate, encode
-from harness.train.objectives import selects_logits, sft_loss
+from harness.train.objectives import sft_loss
 
 PAIRS = [("Name: Ada. Food: tea.", " Ada drinks tea."), ("Name: Bob.", " Bob."),
          ("Name: Cy. Area: the river, in the north.", " Cy lives by the river in the north.")]
@@ -26,13 +27,17 @@ def _grads(model) -> list[torch.Tensor]:
     return [p.grad.clone() for p in model.parameters() if p.requires_grad]
 
 
-@pytest.mark.parametrize("lora", [False, True])
-def test_loss_and_gradients_equal_the_models_own(lora):
+@pytest.mark.parametrize("peft", [None, "lora", "prefix"])
+def test_loss_and_gradients_equal_the_models_own(peft):
+    """Plain, under LoRA, and under prefix tuning (virtual keys and values in the cache: the
+    positions stay the tokens' own)."""
     model, tokenizer = tiny_random_llama()
-    if lora:
+    if peft == "lora":
         model = get_peft_model(model, LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+    elif peft == "prefix":
+        model = get_peft_model(model, PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4))
     batch = _batch(tokenizer)
-    assert selects_logits(model)
+    assert keeps_logits(model)
 
     own = model(**batch).loss
     own.backward()
@@ -59,6 +64,6 @@ def test_a_batch_without_completion_tokens_gives_zero_with_a_graph():
 def test_soft_prompts_and_encoder_decoders_take_the_models_own_path():
     model, _ = tiny_random_llama()
     prompted = get_peft_model(model, PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4))
-    assert not selects_logits(prompted)
+    assert not keeps_logits(prompted)
     t5, _ = tiny_random_t5()
-    assert not selects_logits(t5)
+    assert not keeps_logits(t5)
