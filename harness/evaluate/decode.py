@@ -44,7 +44,9 @@ def supports(model) -> bool:
     layer, no peft prompt, prefix or P-tuning, and no logits processor in its generation config."""
     if abilities.is_encoder_decoder(model) or abilities.virtual_tokens(model):
         return False
-    config = abilities.unwrapped(model).config
+    config = getattr(abilities.unwrapped(model), "config", None)
+    if config is None:  # not a transformers model (a linear probe's wrapper): generate() says what it can
+        return False
     text = config.get_text_config(decoder=True)
     if getattr(text, "sliding_window", None) or any(t != "full_attention" for t in getattr(text, "layer_types", None) or []):
         return False

@@ -77,3 +77,4 @@ def test_what_it_does_not_decode_goes_through_generate():
     model, _ = tiny_random_llama()
     assert not decode.supports(get_peft_model(model, PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4)))
     assert not decode.supports(tiny_random_t5()[0])
+    assert not decode.supports(torch.nn.Linear(2, 2))  # no transformers config at all
