@@ -9,11 +9,12 @@ continuations of one context; when each is a single token after the same context
 lm-eval's HFLM does, which makes multiple choice four times cheaper.
 
 Batches are right-padded and the attention mask keeps padding out; positions count from 0
-in every row. A row's numbers depend on what shares its batch by float rounding only: the
-matrix products block by the batch's row count and PyTorch's fused attention tiles by its
-width, so the same row alone or padded in a batch of 16 differs by up to 5e-5 (SmolLM2-135M,
-fp32), as it does in lm-eval, never enough here to change a chosen answer. (Forcing the math
-attention kernel removes the width part only, for 8-11% more time: not worth it.)
+in every row. A row's numbers depend on what shares its batch, and on the thread count, by
+float rounding only: the matrix products block by the batch's row count, and PyTorch's fused
+attention tiles by the batch's width and splits its work by thread. The same row alone or
+padded in a batch of 16 differs by up to 5e-5 (SmolLM2-135M, fp32), as it does in lm-eval,
+never enough here to change a chosen answer. (Forcing the math attention kernel removes the
+width and thread parts, for 8-11% more time: not worth it.)
 
 Two things keep it fast. The output head runs only at the positions a score reads
 (transformers' logits_to_keep), not over the whole vocabulary at every position. And
