@@ -59,17 +59,26 @@ def validate(suite: str) -> None:
                    "timeout:, else none]")
 @click.option("--leaderboard", "leaderboard", default=None, type=click.Path(dir_okay=False), metavar="FILE",
               help="Where the HTML leaderboard goes when the run ends.  [default: leaderboards/<suite>.html]")
+@click.option("--no-wait", "no_wait", is_flag=True,
+              help="A variant another live run is computing is reported busy and left to it (exit 3), instead of "
+                   "waited for.")
 @user_errors
 def run(suite: str, results_dir: str, only: str | None, force: bool, executor: str, address: str | None, retries: int,
-        jobs: int | None, gpus: str | None, gpu_memory: str | None, timeout: float | None, leaderboard: str | None) -> None:
+        jobs: int | None, gpus: str | None, gpu_memory: str | None, timeout: float | None, leaderboard: str | None,
+        no_wait: bool) -> None:
     """Train and evaluate every variant of SUITE, writing one record per variant.
 
     Variants with an ok record are skipped (ids hash the resolved spec and the data, so a
-    change anywhere reruns what it touches). When all have run, the paired comparisons are
-    computed and the HTML leaderboard is written. Exit 0 if every variant is ok, 1 if any
-    failed (the others still run), 2 for bad input.
+    change anywhere reruns what it touches), so running again resumes an interrupted run.
+    A variant another `harness run` on the same results folder is computing is waited for
+    (or, with --no-wait, left to it). When all have run, the paired comparisons are computed
+    and the HTML leaderboard is written.
+
+    Exit 0 if every variant is ok, 1 if any failed (the others still run), 2 for bad input,
+    3 if none failed but some were left to another run (--no-wait), 130 on Ctrl-C and 143 on
+    SIGTERM (finished records are kept; running again resumes).
     """
-    from harness.records.store import write_suite_copy
+    from harness.records.store import sweep_temp_files, write_suite_copy
     from harness.run import local
     from harness.run.slots import CpuPool, parse_gpus, plan_pool
     from harness.suite.plan import plan
@@ -82,6 +91,8 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, executor: s
         if not variants:
             raise UserError(f"--only {only!r} matches no variant of {suite}")
     out = Path(results_dir) / loaded.suite.name
+    if out.is_dir():
+        sweep_temp_files(out)  # what a run killed mid-write left
     write_suite_copy(out, Path(suite).read_text(encoding="utf-8"))
     if executor == "ray" and (jobs or gpus or gpu_memory):
         raise UserError("--jobs, --gpus and --gpu-memory are for --executor local; Ray places each variant where the "
@@ -112,8 +123,8 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, executor: s
             from harness.run import ray_executor
 
             return ray_executor.run(variants, Path(results_dir), force=force, address=address, retries=retries,
-                                    timeout=timeout)
-        return local.run(variants, Path(results_dir), force=force, pool=pool, timeout=timeout)
+                                    timeout=timeout, wait=not no_wait)
+        return local.run(variants, Path(results_dir), force=force, pool=pool, timeout=timeout, wait=not no_wait)
 
     # one at a time shows the variant's own progress bar; several, a board of them
     report_run(outcomes, out, len(variants), executor == "local" and pool.alone, leaderboard)
@@ -121,20 +132,27 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, executor: s
 
 def report_run(outcomes: Callable[[], Iterable[Any]], out: Path, total: int, alone: bool, leaderboard: str | None) -> None:
     """Each variant as it starts and ends, then the counts, the paired comparisons and the
-    leaderboard; exits 0 (all ok or skipped), 1 (any failed or busy) or 130 (interrupted)."""
+    leaderboard; exits 0 (all ok or skipped), 1 (any failed), 3 (some left busy to another
+    run), 130 (Ctrl-C) or 143 (SIGTERM)."""
+    from harness.cli.signals import Terminated, terminate_raises
+
     counts = {"ok": 0, "failed": 0, "skipped": 0, "busy": 0}
     start = time.perf_counter()
     try:
-        _report(outcomes(), total, counts, alone)
-    except KeyboardInterrupt:
-        click.echo(f"interrupted: finished records are kept in {out}/; run again to resume", err=True)
-        sys.exit(130)
+        with terminate_raises():
+            _report(outcomes(), total, counts, alone)
+    except KeyboardInterrupt as stop:  # the executor's cleanup has stopped the children and freed their locks
+        signal_name, code = ("SIGTERM", 143) if isinstance(stop, Terminated) else ("Ctrl-C", 130)
+        click.echo(f"stopped ({signal_name}): {counts['ok']} finished in this run, every finished record kept in "
+                   f"{out}/; to resume, run again: harness {' '.join(sys.argv[1:]) or 'run SUITE'}", err=True)
+        sys.exit(code)
     took = time.perf_counter() - start
     click.echo(f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped"
-               + (f", {counts['busy']} busy" if counts["busy"] else "") + f" in {took:.1f}s; records in {out}/")
+               + (f", {counts['busy']} busy (left to the run holding them; run again to finish)" if counts["busy"] else "")
+               + f" in {took:.1f}s; records in {out}/")
     click.echo(_compare(out))
     _write_leaderboard(out, Path(leaderboard) if leaderboard else None)
-    sys.exit(1 if counts["failed"] or counts["busy"] else 0)
+    sys.exit(1 if counts["failed"] else 3 if counts["busy"] else 0)
 
 
 def _write_leaderboard(suite_dir: Path, path: Path | None) -> None:
@@ -171,11 +189,16 @@ def _report(outcomes, total: int, counts: dict[str, int], alone: bool) -> None:
                 on = f" on {outcome.slot}" if not alone and outcome.slot else ""
                 view.echo(f"[{position}/{total}] {v.name} (method {v.method}, seed {v.seed}){on}{eta} ...")
                 continue
+            if outcome.state == "waiting":
+                view.echo(f"  wait  {v.label()}: {outcome.holder} is computing it ({outcome.directory}); waiting for it "
+                          "(--no-wait leaves it to that run)")
+                continue
             counts[outcome.state] += 1
             if outcome.state == "skipped":
                 view.echo(f"  skip  {v.label()}: ok record exists ({outcome.directory}); --force recomputes")
             elif outcome.state == "busy":
-                view.echo(f"  busy  {v.label()}: another run holds {outcome.directory}")
+                view.echo(f"  busy  {v.label()}: {outcome.holder or 'another run'} is computing it ({outcome.directory}); "
+                          "left to it")
             elif outcome.state == "ok":
                 view.echo(f"  ok    {v.label()}  {_summary(outcome.record)}  {outcome.seconds:.1f}s")
             else:

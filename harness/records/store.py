@@ -12,13 +12,17 @@ anywhere.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
+import socket
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
+
+import filelock
 
 from harness.errors import HarnessError
 from harness.records.schema import Record
@@ -33,20 +37,59 @@ def write_text_atomic(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
+def write_bytes_atomic(path: Path, data: bytes, sync: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}@{_HOST}.", suffix=TEMP_SUFFIX)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the file should read like any other
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+# A temp file is named for the process writing it (.NAME.PID@HOST.random.tmp), so one left by
+# a killed process is told apart from one a live process is still writing, even when
+# several machines share the results folder.
+TEMP_SUFFIX = ".tmp"
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)@([A-Za-z0-9-]+)\.[^.]+\.tmp$")
+
+
+def sweep_temp_files(root: Path) -> list[Path]:
+    """Remove the temp files under `root` that a process of this machine, now dead, left when
+    it was killed mid-write; the paths removed. Another machine's are left alone."""
+    removed = []
+    for path in Path(root).rglob(f".*{TEMP_SUFFIX}"):
+        match = _TEMP_NAME.match(path.name)
+        if match is None or match.group(2) != _HOST or process_alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine runs: it exists and is not a zombie (Linux says so in
+    /proc; without /proc a zombie counts as alive until its parent reaps it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, another user's
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")  # the state follows the name in parentheses
 
 
 def _umask() -> int:
@@ -163,18 +206,36 @@ def write_suite_copy(suite_dir: Path, text: str) -> Path:
 
 
 class Busy(Exception):
-    """Another process holds this variant's lock."""
+    """Another process holds this variant's lock; str() says which, as far as it is known."""
+
+
+HOLDER = ".holder"  # who holds a variant's lock: {"pid", "host", "since", "command"}
 
 
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
+    """Hold the variant's lock (filelock: an OS lock the kernel drops when its process dies,
+    so a lock left by a killed run never blocks), or raise Busy at once."""
     directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise Busy(str(directory)) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    lock = filelock.FileLock(str(directory / ".lock"), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise Busy(holder(directory)) from None
+    try:
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+              "command": " ".join(["harness", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("harness") else None}
+        write_bytes_atomic(directory / HOLDER, json.dumps(me).encode(), sync=False)
+        yield
+    finally:
+        lock.release()
+
+
+def holder(directory: Path) -> str:
+    """Who holds the variant's lock, in words, from what the holder wrote when it took it."""
+    try:
+        who = json.loads((Path(directory) / HOLDER).read_text(encoding="utf-8"))
+        text = f"pid {int(who['pid'])} on {who['host']} since {who['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+    return text + (f" ({who['command']})" if who.get("command") else "")

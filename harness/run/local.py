@@ -11,7 +11,10 @@ terminal as well, so its progress bars show); a failed record carries the last l
 that log. A variant running longer than `timeout` seconds is stopped (SIGTERM, then SIGKILL)
 and recorded as failed, saying so. Every BOARD_SECONDS the run yields a Board (what runs,
 at which step, what waits) for the display. Variants whose record exists and is ok are skipped unless
-forced; a variant another run holds (its lock) is reported busy and left alone.
+forced. A variant another live run holds (its lock) is waited for, said once with who holds
+it, and then skipped if that run finished it or run here if it did not; with wait=False it is
+reported busy and left alone. Children are told the run's pid (HARNESS_RUN_PID): one whose
+run was killed stops itself (harness/run/orphan.py) rather than race the rerun.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from harness.records.schema import Record
-from harness.run import forkserver, memory
+from harness.run import forkserver, memory, orphan
 from harness.run.launch import worker_command
-from harness.run.outcome import LOG, Outcome, claim, ended, now
+from harness.run.outcome import LOG, Held, Outcome, claim, ended, now
 from harness.run.progress import Board, Running, read_progress
 from harness.run.slots import CpuPool, GpuPool, Slot, plan_pool
 from harness.suite.variant import Variant
@@ -56,12 +59,14 @@ class _Child:
 
 
 def run(variants: list[Variant], results_dir: Path, force: bool = False, pool: GpuPool | CpuPool | None = None,
-        timeout: float | None = None) -> Iterator[Outcome | Board]:
-    """Yields a 'started' outcome as each variant starts, its final outcome as it ends, and a
+        timeout: float | None = None, wait: bool = True) -> Iterator[Outcome | Board]:
+    """Yields a 'started' outcome as each variant starts, its final outcome as it ends, a
+    'waiting' one when another run holds a variant (wait) or a 'busy' one (not wait), and a
     Board every BOARD_SECONDS while any runs."""
     pool = pool or plan_pool()
     tee = pool.alone
     queue: deque[Variant] = deque(variants)
+    held = Held(wait)
     needs = {v.id: memory.estimate(v) for v in variants} if isinstance(pool, GpuPool) else {}
     running: list[_Child] = []
     finished: list[float] = []
@@ -69,7 +74,8 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, pool: G
     # On a CPU machine children are forked from one process that imported everything once.
     server = forkserver.ForkServer() if isinstance(pool, CpuPool) and forkserver.enabled() else None
     try:
-        while queue or running:
+        while queue or running or held:
+            queue.extendleft(reversed(held.due()))  # they came first: they go first once free
             while queue:  # in order: the next variant waits for room rather than being overtaken
                 variant = queue[0]
                 need = needs.get(variant.id)
@@ -80,12 +86,16 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, pool: G
                 claimed = claim(variant, results_dir, force)
                 if isinstance(claimed, Outcome):
                     pool.release(slot)
-                    yield claimed
+                    said = held.add(claimed) if claimed.state == "busy" else claimed
+                    if said is not None:
+                        yield said
                     continue
                 directory, lock = claimed
                 running.append(_start(variant, directory, slot, lock, tee=tee, server=server))
                 yield Outcome(variant, "started", directory=directory, slot=slot.name)
             if not running:
+                if held:
+                    time.sleep(POLL_SECONDS)
                 continue
             time.sleep(POLL_SECONDS)
             for child in list(running):
@@ -102,7 +112,7 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, pool: G
             if running and time.perf_counter() - board_at >= BOARD_SECONDS:
                 board_at = time.perf_counter()
                 yield Board([Running(c.variant.name, c.slot.name, time.perf_counter() - c.started, read_progress(c.directory))
-                             for c in running], len(queue), list(finished), max(len(running), 1))
+                             for c in running], len(queue) + len(held), list(finished), max(len(running), 1))
     finally:  # interrupted (Ctrl-C) or abandoned: no child outlives the run, no lock stays held
         for child in running:
             stop(child.process)
@@ -114,12 +124,13 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, pool: G
 
 def _start(variant: Variant, directory: Path, slot: Slot, lock: contextlib.ExitStack, tee: bool,
            server: forkserver.ForkServer | None = None) -> _Child:
-    env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false", HARNESS_SLOT=slot.name, **slot.env)
+    ours = {"HARNESS_SLOT": slot.name, orphan.RUN_PID: str(os.getpid()), **slot.env}
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false", **ours)
     log = open(directory / LOG, "wb")
     command = worker_command(variant, directory)
     process: subprocess.Popen | forkserver.Forked | None = None
     if server is not None and variant.world_size == 1:
-        process = _fork(server, directory, {"HARNESS_SLOT": slot.name, **slot.env}, log, tee)
+        process = _fork(server, directory, ours, log, tee)
     if process is None:
         process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if tee else log,
                                    stderr=subprocess.STDOUT, start_new_session=True)

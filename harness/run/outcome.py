@@ -9,27 +9,30 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from harness.records.schema import Record
-from harness.records.store import Busy, existing_ok, locked, read_record, variant_dir, write_record
+from harness.records.store import Busy, existing_ok, locked, read_record, sweep_temp_files, variant_dir, write_record
 from harness.suite.variant import Variant
 
 LOG = "log.txt"  # what the variant's worker printed, in its folder
 LOG_TAIL_LINES = 30  # of a failed variant's log, kept in its record
+LOCK_POLL_SECONDS = 1.0  # how often a variant held by another run is tried again
 
 
 @dataclass
 class Outcome:
     variant: Variant
-    state: Literal["started", "ok", "failed", "skipped", "busy"]
+    state: Literal["started", "ok", "failed", "skipped", "busy", "waiting"]
     record: Record | None = None
     seconds: float = 0.0
     directory: Path | None = None
     slot: str | None = None  # where it ran (harness/run/slots.py): "cuda:1", "cpu 2/3"
+    holder: str | None = None  # busy or waiting: who holds the variant (records/store.holder)
 
 
 def new_record(variant: Variant, **fields: Any) -> Record:
@@ -44,7 +47,8 @@ def new_record(variant: Variant, **fields: Any) -> Record:
 def claim(variant: Variant, results_dir: Path, force: bool) -> tuple[Path, contextlib.ExitStack] | Outcome:
     """(the variant's folder, its lock now held; close it when the variant has ended), with any
     earlier record removed so a new one is never mixed with it; or the outcome that says why
-    the variant does not run (skipped: an ok record exists; busy: another run holds it)."""
+    the variant does not run (skipped: an ok record exists; busy: another run holds it).
+    Temp files a killed process left in the folder are removed: nobody else writes there now."""
     directory = variant_dir(results_dir, variant.suite, variant.id)
     done = None if force else existing_ok(directory)
     if done is not None:
@@ -52,10 +56,44 @@ def claim(variant: Variant, results_dir: Path, force: bool) -> tuple[Path, conte
     lock = contextlib.ExitStack()
     try:
         lock.enter_context(locked(directory))
-    except Busy:
-        return Outcome(variant, "busy", directory=directory)
+    except Busy as busy:
+        return Outcome(variant, "busy", directory=directory, holder=str(busy))
     (directory / "record.json").unlink(missing_ok=True)
+    sweep_temp_files(directory)
     return directory, lock
+
+
+@dataclass
+class Held:
+    """The variants another live run holds, for an executor: with wait, each is said once
+    ('waiting', with who holds it) and handed back every LOCK_POLL_SECONDS to be claimed again
+    (then skipped if that run finished it, run here if it did not); without, each is 'busy'."""
+
+    wait: bool
+    variants: list[Variant] = field(default_factory=list)
+    told: set[str] = field(default_factory=set)
+    tried_at: float = field(default_factory=time.perf_counter)
+
+    def add(self, busy: Outcome) -> Outcome | None:
+        """What to yield for a busy outcome of claim(); None when its wait was said already."""
+        if not self.wait:
+            return busy
+        self.variants.append(busy.variant)
+        if busy.variant.id in self.told:
+            return None
+        self.told.add(busy.variant.id)
+        return Outcome(busy.variant, "waiting", directory=busy.directory, holder=busy.holder)
+
+    def due(self) -> list[Variant]:
+        """The held variants to claim again, in their order, once LOCK_POLL_SECONDS have passed."""
+        if not self.variants or time.perf_counter() - self.tried_at < LOCK_POLL_SECONDS:
+            return []
+        self.tried_at = time.perf_counter()
+        again, self.variants = self.variants, []
+        return again
+
+    def __len__(self) -> int:
+        return len(self.variants)
 
 
 def ended(variant: Variant, directory: Path, code: int | None, timeout: float | None, slot: str,

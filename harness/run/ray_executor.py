@@ -32,7 +32,7 @@ from harness.records.store import write_bytes_atomic, write_record
 from harness.run import memory
 from harness.run.launch import worker_command
 from harness.run.local import BOARD_SECONDS, stop
-from harness.run.outcome import LOG, Outcome, claim, ended, new_record, now
+from harness.run.outcome import LOG, Held, Outcome, claim, ended, new_record, now
 from harness.run.progress import Board, Running, read_progress
 from harness.suite.variant import Variant
 
@@ -91,9 +91,12 @@ def run_on_node(variant_json: str, threads: int, timeout: float | None, board=No
 
 
 def run(variants: list[Variant], results_dir: Path, force: bool = False, address: str | None = None,
-        cpus: int = 1, gpus: float | None = None, retries: int = 0, timeout: float | None = None) -> Iterator[Outcome | Board]:
+        cpus: int = 1, gpus: float | None = None, retries: int = 0, timeout: float | None = None,
+        wait: bool = True) -> Iterator[Outcome | Board]:
     """Yields a 'started' outcome as each variant's task is submitted, its final outcome as it
-    ends, and a Board of the running ones every BOARD_SECONDS in between."""
+    ends, and a Board of the running ones every BOARD_SECONDS in between. A variant another
+    run holds is waited for ('waiting', then tried again every LOCK_POLL_SECONDS) or, with
+    wait=False, reported 'busy'."""
     ray = _ray()
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
@@ -104,28 +107,39 @@ def run(variants: list[Variant], results_dir: Path, force: bool = False, address
     board = ray.remote(num_cpus=0)(ProgressBoard).remote()
     finished: list[float] = []
     pending: dict[Any, tuple[Variant, Path, contextlib.ExitStack, float]] = {}
+    held = Held(wait)
+
+    def submit(variant: Variant) -> Outcome | None:
+        claimed = claim(variant, results_dir, force)
+        if isinstance(claimed, Outcome):
+            return held.add(claimed) if claimed.state == "busy" else claimed
+        directory, lock = claimed
+        # A variant on several GPUs asks Ray for all of them on one node (torchrun runs its ranks
+        # there), and for the host memory it needs (host_memory).
+        options: dict[str, Any] = {"num_gpus": gpus * variant.world_size}
+        if (host := host_memory(variant, on_gpus=bool(gpus))) is not None:
+            options["memory"] = host
+        ref = task.options(**options).remote(variant.model_dump_json(), cpus, timeout, board)
+        pending[ref] = (variant, directory, lock, time.perf_counter())
+        return Outcome(variant, "started", directory=directory, slot="ray")
+
     try:
         for variant in variants:
-            claimed = claim(variant, results_dir, force)
-            if isinstance(claimed, Outcome):
-                yield claimed
+            if (outcome := submit(variant)) is not None:
+                yield outcome
+        while pending or held:
+            for variant in held.due():
+                if (outcome := submit(variant)) is not None:
+                    yield outcome
+            if not pending:
+                time.sleep(BOARD_SECONDS / 10)
                 continue
-            directory, lock = claimed
-            # A variant on several GPUs asks Ray for all of them on one node (torchrun runs its ranks
-            # there), and for the host memory it needs (host_memory).
-            options: dict[str, Any] = {"num_gpus": gpus * variant.world_size}
-            if (host := host_memory(variant, on_gpus=bool(gpus))) is not None:
-                options["memory"] = host
-            ref = task.options(**options).remote(variant.model_dump_json(), cpus, timeout, board)
-            pending[ref] = (variant, directory, lock, time.perf_counter())
-            yield Outcome(variant, "started", directory=directory, slot="ray")
-        while pending:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=BOARD_SECONDS)
             if not ready:  # what runs where, from the tasks' relayed progress; the rest wait in Ray's queue
                 states = ray.get(board.all.remote())
                 running = [Running(v.name, f"ray:{states[v.id]['node']}", time.perf_counter() - t, states[v.id])
                            for v, _, _, t in pending.values() if v.id in states]
-                yield Board(running, len(pending) - len(running), list(finished), max(len(running), 1))
+                yield Board(running, len(pending) - len(running) + len(held), list(finished), max(len(running), 1))
                 continue
             variant, directory, lock, started = pending.pop(ready[0])
             try:

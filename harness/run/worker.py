@@ -8,7 +8,9 @@ itself); the same command reruns it by hand. A variant with resources.gpus > 1 r
 many processes under torchrun, one per GPU: every rank trains (harness/train/parallel.py)
 and evaluates (under DDP each rank runs its share of the batches:
 harness/evaluate/shards.py), and rank 0 writes the record and predictions. Any exception
-becomes a failed record with the error; the traceback goes to DIR/traceback.txt.
+becomes a failed record with the error; the traceback goes to DIR/traceback.txt. With
+checkpoint_every, training resumes from DIR/checkpoints when the variant runs again after a
+kill (harness/train/checkpoint.py); they are removed once the ok record is written.
 """
 
 from __future__ import annotations
@@ -39,15 +41,15 @@ from harness.records.predictions import write_predictions
 from harness.records.schema import Cost, Record, Score
 from harness.records.store import write_record, write_text_atomic
 from harness.registry import EVAL_KINDS, METHODS
-from harness.run import memory, peak, progress
+from harness.run import memory, orphan, peak, progress
 from harness.run.environment import describe, peak_memory, reset_peak_memory
 from harness.run.launch import VARIANT_FILE
 from harness.run.outcome import new_record
 from harness.run.search import run_search
 from harness.suite.schema import TEMPLATE_MARK
 from harness.suite.variant import Variant
-from harness.train import budget, flops
-from harness.train.loop import train
+from harness.train import budget, checkpoint, flops
+from harness.train.loop import TrainResult, train
 from harness.train.optimizers import dtype_name
 from harness.train.trainset import stage_check, stage_labels, stage_sources
 
@@ -98,6 +100,9 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         if strategy in ("fsdp", "deepspeed") and any(st.save or st.select_best for st in variant.stages):
             raise HarnessError(f"save and select_best need the whole weights in one process; strategy {strategy} "
                                "shards them: use strategy ddp, or leave them out")
+        if world > 1 and any(st.checkpoint_every for st in variant.stages):
+            raise HarnessError("checkpoint_every resumes training in one process only (each of several has random "
+                               "states of its own): leave it out for resources.gpus > 1")
         if world > 1 and not torch.distributed.is_initialized():  # accelerate joins this group when training
             torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
         record.parallel = {"world_size": world, "strategy": strategy,
@@ -181,6 +186,7 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         record.cost = cost
         record.status = "ok"
     except Exception as err:  # the record says what failed; the run goes on with other variants
+        orphan.stop_if_abandoned()  # the run is gone (the error may be its broken pipe): no record, a rerun redoes it
         record.error = f"{type(err).__name__}: {err}" + (f" (rank {rank} of {world})" if world > 1 else "")
         write_text_atomic(directory / ("traceback.txt" if rank == 0 else f"traceback-rank{rank}.txt"), traceback.format_exc())
         log.error("%s failed: %s (traceback in %s)", variant.label(), record.error, directory / "traceback.txt")
@@ -193,6 +199,8 @@ def run_variant(variant: Variant, directory: Path) -> Record:
     record.finished_at = now()
     if rank == 0:
         write_record(directory, record)
+        if record.status == "ok" and not any(st.keep_checkpoints for st in variant.stages):
+            checkpoint.remove(directory)  # the record is written: nothing is left to resume
     return record
 
 
@@ -312,11 +320,20 @@ def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cos
     total_steps = sum(st.steps for st in variant.stages)
     reporter = progress.Reporter(directory, total_steps) if directory is not None else None
     distributed = variant.distributed.model_dump() if variant.distributed else None
+    saver = checkpoint.for_variant(variant, directory, world)
     for i, (cfg, sources, derived) in enumerate(zip(variant.stages, data, budgets)):
         desc = f"train {variant.name}" + (f" stage {i + 1}/{len(variant.stages)}" if len(variant.stages) > 1 else "")
-        check = stage_check(cfg, applied.model, tokenizer, base_dir, labels if cfg.label else None, family)
-        result = train(applied, tokenizer, sources, cfg, variant.seed, desc, step_offset=offset, check=check,
-                       gpu_optimizer=gpu_optimizer, distributed=distributed, progress=reporter)
+        finished = saver.done_before(i) if saver is not None else None
+        if finished is not None:  # the checkpoint resumed from is of a later stage: this one's result is in it
+            result = TrainResult(**finished)
+        else:
+            if saver is not None:
+                saver.stage = i
+            check = stage_check(cfg, applied.model, tokenizer, base_dir, labels if cfg.label else None, family)
+            result = train(applied, tokenizer, sources, cfg, variant.seed, desc, step_offset=offset, check=check,
+                           gpu_optimizer=gpu_optimizer, distributed=distributed, progress=reporter, checkpoints=saver)
+            if saver is not None:
+                saver.finish(result)
         offset += result.steps
         tokens += result.tokens
         seconds += result.seconds
@@ -347,6 +364,9 @@ def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cos
             **({"best_step": result.best_step} if result.best_step is not None else {}),
         })
     record.method_info["stages"] = stages_info
+    resumed = [s for st in stages_info for s, what in st.get("events", []) if what == checkpoint.RESUMED]
+    if resumed:  # the steps a rerun resumed after (its loss curve is an unbroken run's)
+        record.method_info["resumed_from_checkpoint"] = resumed
     cost.train_seconds = round(seconds, 3)
     cost.tokens_per_second = round(tokens / seconds, 1) if seconds else None
     if train_flops and tokens:
@@ -375,6 +395,7 @@ def save_weights(model, folder: Path) -> int:
 def main(directory: Path | None = None) -> int:
     """`python -m harness.run.worker DIR` (or a child of the fork server, given DIR)."""
     setup_logging()
+    orphan.watch()  # stop if the run that started this worker is killed
     directory = directory or Path(sys.argv[1])
     log.info("worker pid %d: %s", os.getpid(), directory)
     variant = Variant.model_validate_json((directory / VARIANT_FILE).read_text(encoding="utf-8"))

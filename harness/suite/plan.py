@@ -8,7 +8,8 @@ fully resolved spec and the content of the data it reads; never absolute paths, 
 commit, or what the hardware chose (device, precision under "auto"). Settings added after
 the first format (load_dtype, optimizer, budget) join the hash only when set, so ids of
 suites that do not set them stay what they were; resources and distribution are where and
-how a variant runs, not what it computes, and stay out of it.
+how a variant runs, not what it computes, and stay out of it, as do checkpoint_every and
+keep_checkpoints (a resumed run computes what an unbroken one does).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from harness.data.builtin import default_template
 from harness.data.templates import parse_template
 from harness.registry import EVAL_KINDS, METHODS
 from harness.suite.schema import (
+    CHECKPOINT_SETTINGS,
     TEMPLATE_MARK,
     TRAIN_FIELDS,
     EvalSpec,
@@ -218,6 +220,8 @@ def variant_id(body: dict[str, Any]) -> str:
             del stage["optimizer"]
         if stage.get("budget") is None:
             stage.pop("budget", None)
+        for setting in CHECKPOINT_SETTINGS:
+            stage.pop(setting, None)
         stage["data"] = portable(stage["data"])
         for item in stage["mixture"] or []:
             item["data"] = portable(item["data"])

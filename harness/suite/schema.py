@@ -137,6 +137,12 @@ class TrainSpec(_Strict):
     validation: ValidationSpec | None = None
     select_best: str | None = None  # "loss" or a validation metric: end with the best check's weights
     save: bool = False  # save the trained weights (adapters only, for adapter methods) beside the record
+    # Save the training state every N steps (DIR/checkpoints), so a variant killed mid-training
+    # resumes from there on its rerun and ends with the loss curve of an unbroken run
+    # (harness/train/checkpoint.py). Not with a seconds budget or resources.gpus > 1. Neither
+    # setting is part of the variant's id: they change how it runs, not what it computes.
+    checkpoint_every: int | None = Field(default=None, gt=0)
+    keep_checkpoints: bool = False  # keep the last checkpoint once the record is written (default: removed)
 
     def datasets(self) -> list[MixtureItem]:
         """What this stage trains on, each dataset as a mixture item (plain data is a mixture
@@ -159,6 +165,9 @@ class TrainSpec(_Strict):
                 raise ValueError("select_best needs a validation block")
             if self.select_best != "loss" and self.select_best not in self.validation.metrics:
                 raise ValueError(f"select_best must be 'loss' or one of validation.metrics, got {self.select_best!r}")
+        if self.checkpoint_every is not None and self.budget is not None and self.budget.kind == "seconds":
+            raise ValueError("checkpoint_every cannot resume a seconds budget exactly (the steps it reaches depend on "
+                             "the clock): give a steps or tokens budget, or leave checkpoint_every out")
         return self
 
 
@@ -219,6 +228,9 @@ else:
         TrainSpec, "TrainOverride", "A method entry's `train:` block: any TrainSpec field, all optional.")
 
 TRAIN_FIELDS = frozenset(TrainSpec.model_fields)
+# How a run is saved, not what it computes: out of a variant's id (plan.py) and of a
+# checkpoint's fingerprint (train/checkpoint.py), so changing them keeps both.
+CHECKPOINT_SETTINGS = ("checkpoint_every", "keep_checkpoints")
 
 
 class SearchSpec(_Strict):

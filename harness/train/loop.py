@@ -6,7 +6,8 @@ from batches.py (loss on completion tokens only). With a validation block it che
 model before the first step, every `every` steps and after the last, and with select_best
 it ends with the weights of the best check. Everything measured comes back in a TrainResult.
 Whether it runs in one process or as one rank of several is parallel.py's business; the
-optimizer is the stage's choice (optimizers.py).
+optimizer is the stage's choice (optimizers.py). With checkpoint_every it saves its state
+every N steps and, given a checkpoint of its stage, continues from it exactly (checkpoint.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from harness.models.abilities import keeps_logits
 from harness.models.precision import bf16_supported
 from harness.registry import METRICS
 from harness.suite.schema import TrainSpec
-from harness.train import optimizers
+from harness.train import checkpoint, optimizers
 from harness.train.batches import Source, batches, collate, loss_items
 from harness.train.objectives import sft_loss
 from harness.train.parallel import for_this_process
@@ -86,12 +87,14 @@ def precision_of(cfg: TrainSpec, device: torch.device) -> str:
 def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, seed: int, desc: str = "train",
           step_offset: int = 0, check: Callable[[], dict[str, float]] | None = None,
           gpu_optimizer: str | None = None, distributed: dict | None = None,
-          progress: Callable[[int, float, float], None] | None = None) -> TrainResult:
+          progress: Callable[[int, float, float], None] | None = None,
+          checkpoints: checkpoint.Checkpoints | None = None) -> TrainResult:
     """Train for cfg.steps optimizer steps; step numbers in the result continue from step_offset
     (earlier stages), and so do the method's schedule and hook. `gpu_optimizer` is the
     method's optimizer under "auto" on a GPU; `distributed` the variant's block (used when
     torchrun started several processes); `progress(step, loss, tokens_per_second)` is told
-    of every step."""
+    of every step; `checkpoints` the variant's (saved to every cfg.checkpoint_every steps,
+    resumed from when one of this stage was found)."""
     model = applied.model
     device = next(model.parameters()).device
     torch.manual_seed(seed)
@@ -140,14 +143,32 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
             result.best_step = step
 
     stream = batches(sources, cfg.batch_size, seed, by_length=cfg.batching == "by_length")
+    every = cfg.checkpoint_every if checkpoints is not None else None
+    if every and (parallel.world > 1 or seconds is not None):  # the worker and the schema refuse these first
+        raise HarnessError("checkpoint_every cannot resume several processes or a seconds budget exactly")
+    resumed = checkpoints.resume(model, optimizer, scheduler, parallel.scaler, result, best) if checkpoints else None
+    done = resumed.done if resumed is not None else 0  # steps of this stage trained before the checkpoint
+    if resumed is not None:
+        # The stream is a function of the seed: drawing the batches trained on again (and
+        # dropping them) puts it where it was, without computing anything.
+        for _ in range(done * cfg.grad_accum):
+            next(stream)
+        result.events.append((step_offset + done, checkpoint.RESUMED))
+        log.info("%s: resuming from the checkpoint at step %d", desc, step_offset + done)
+    earlier = result.seconds  # spent before the checkpoint resumed from
     start = time.perf_counter()
     model.train()
-    validate(step_offset)
+    if resumed is None:
+        validate(step_offset)
+    else:
+        checkpoint.restore_rng(resumed.rng)  # last: nothing may draw from them before the next step
     clock.start()
     planned = None if seconds is not None else cfg.steps
-    steps = itertools.count(step_offset + 1) if planned is None else range(step_offset + 1, step_offset + planned + 1)
-    bar = tqdm(steps, total=planned, desc=desc, unit="step", leave=False, dynamic_ncols=True, disable=not parallel.is_main)
-    step = step_offset
+    first = step_offset + done + 1
+    steps = itertools.count(first) if planned is None else range(first, step_offset + planned + 1)
+    bar = tqdm(steps, total=planned, initial=done, desc=desc, unit="step", leave=False, dynamic_ncols=True,
+               disable=not parallel.is_main)
+    step = step_offset + done
     for step in bar:
         if applied.on_step is not None and (note := applied.on_step(step)):
             result.events.append((step, note))
@@ -178,7 +199,7 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
         optimizer.zero_grad(set_to_none=True)
 
         result.loss_curve.append((step, round(step_loss, 6)))
-        elapsed = time.perf_counter() - start
+        elapsed = earlier + time.perf_counter() - start
         bar.set_postfix(loss=f"{step_loss:.4f}", tok_s=f"{result.tokens / elapsed:.0f}")
         if progress is not None:
             progress(step, step_loss, result.tokens / elapsed)
@@ -187,6 +208,10 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
         if cfg.validation is not None and (step - step_offset) % cfg.validation.every == 0 and not spent \
                 and (planned is None or step < step_offset + planned):
             validate(step)
+        if every and (step - step_offset) % every == 0 and checkpoints is not None:
+            result.seconds = earlier + time.perf_counter() - start
+            checkpoints.save(step, checkpoint.capture(model, optimizer, scheduler, parallel.scaler, checkpoints.trained,
+                                                      step - step_offset, result, best))
         if spent:
             break
     bar.close()
@@ -195,7 +220,7 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
     if best is not None and best.step is not None:
         best.restore()
         log.info("kept the weights of step %d (best %s %.4g)", best.step, cfg.select_best, best.value)
-    result.seconds = time.perf_counter() - start
+    result.seconds = earlier + time.perf_counter() - start
     model.eval()
     return result
 
