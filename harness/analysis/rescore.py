@@ -108,7 +108,11 @@ def _rescore_record(directory: Path, record: Record, metrics: list[str] | None, 
         if how is None:
             out.notes.append(f"{where}: a {kind} eval is not scored from prediction rows; left as it is")
             continue
-        path = predictions_path(directory, ev)
+        try:
+            path = predictions_path(directory, ev)
+        except HarnessError as err:  # an edited record naming a file elsewhere
+            out.notes.append(f"{err}; its scores are left as they are")
+            continue
         if not path.is_file():
             out.notes.append(f"{where}: no {path.name} beside the record; its scores are left as they are")
             continue

@@ -15,13 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.records.store import read_jsonl, write_jsonl_atomic
+from harness.records.store import inside, read_jsonl, write_jsonl_atomic
 
 FOLDER = "predictions"
 
 
 def predictions_path(variant_dir: Path, ev: str) -> Path:
-    return Path(variant_dir) / FOLDER / f"{ev}.jsonl"
+    """The eval's file in the variant's folder. The eval's name comes from a record, which
+    anyone can edit: one that would lead elsewhere (a path, or a link out of the folder) is
+    refused, so reading and re-scoring never touch a file outside the results."""
+    path = Path(variant_dir) / FOLDER / f"{ev}.jsonl"
+    if not isinstance(ev, str) or not ev or ev.startswith(".") or "/" in ev or "\\" in ev or "\0" in ev \
+            or not inside(variant_dir, path):
+        raise HarnessError(f"{variant_dir}: eval name {ev!r} does not name a file in its predictions folder; not read")
+    return path
 
 
 def row_id(row: Any) -> Any:

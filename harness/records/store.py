@@ -165,10 +165,23 @@ def existing_ok(directory: Path) -> Record | None:
     return record if record.status == "ok" else None
 
 
+def inside(folder: Path, path: Path) -> bool:
+    """Whether `path`, links followed, lies in `folder` (links followed too)."""
+    try:
+        return Path(path).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, RuntimeError, ValueError):  # a loop of links, a name the system refuses
+        return False
+
+
 def readable_records(suite_dir: Path, notes: list[str]) -> list[tuple[Path, Record]]:
-    """(path, record) of every record in a suite folder, ok or failed; unreadable ones noted and skipped."""
+    """(path, record) of every record in a suite folder, ok or failed; unreadable ones, and
+    ones reached through a link leading out of the folder (rewriting their comparisons or
+    scores would write there), noted and skipped."""
     out = []
     for path in sorted(Path(suite_dir).glob("*/record.json")):
+        if not inside(suite_dir, path):
+            notes.append(f"{path}: a link out of {suite_dir}; not read (copy the variant's folder in instead)")
+            continue
         try:
             out.append((path, read_record(path)))
         except ValueError as err:

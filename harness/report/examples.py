@@ -54,9 +54,9 @@ def _rows_of(table: Table, row: Row, ev: str, notes: list[str]) -> dict[Any, dic
     if run is None:
         return None
     directory = Path(table.suite_dir) / run.variant_id
-    if not predictions_path(directory, ev).is_file():
-        return None
     try:
+        if not predictions_path(directory, ev).is_file():
+            return None
         return keyed(read_predictions(directory, ev))
     except HarnessError as err:
         notes.append(f"not shown in the examples: {err}")

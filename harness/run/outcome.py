@@ -15,8 +15,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.errors import HarnessError
 from harness.records.schema import Record
-from harness.records.store import Busy, existing_ok, locked, read_record, sweep_temp_files, variant_dir, write_record
+from harness.records.store import (
+    Busy,
+    existing_ok,
+    inside,
+    locked,
+    read_record,
+    sweep_temp_files,
+    variant_dir,
+    write_record,
+)
 from harness.suite.variant import Variant
 
 LOG = "log.txt"  # what the variant's worker printed, in its folder
@@ -50,6 +60,9 @@ def claim(variant: Variant, results_dir: Path, force: bool) -> tuple[Path, conte
     the variant does not run (skipped: an ok record exists; busy: another run holds it).
     Temp files a killed process left in the folder are removed: nobody else writes there now."""
     directory = variant_dir(results_dir, variant.suite, variant.id)
+    if directory.is_symlink() or (directory.exists() and not inside(results_dir, directory)):
+        raise HarnessError(f"{directory}: a link out of the results folder {results_dir}; a run writes only inside it "
+                           "(remove the link, or give --results where the records should go)")
     done = None if force else existing_ok(directory)
     if done is not None:
         return Outcome(variant, "skipped", done, directory=directory)

@@ -201,6 +201,7 @@ def _variant(suite: Suite, base_dir: Path, model: str, method: str, name: str, p
         "fingerprints": fingerprints, "threads": suite.threads, "eval_dtype": suite.eval_dtype,
         "drift_probe": suite.drift_probe.model_dump() if suite.drift_probe else None,
         "load_dtype": suite.load_dtype,
+        **({"trust_remote_code": True} if suite.trust_remote_code else {}),
         **({"shots": shots.model_dump(mode="json")} if shots is not None else {}),
         **({"search": search.model_dump(mode="json")} if search is not None else {}),
     }

@@ -377,6 +377,10 @@ class Suite(_Strict):
     # The dtype weights load in. auto: bf16 on a GPU that has it, fp32 elsewhere (on a CPU,
     # so scores keep equalling the reference implementations); recorded with the scores.
     load_dtype: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    # Run Python code shipped with a model folder or hub repository (its config's auto_map).
+    # Off: such code is never imported (transformers refuses, or uses its own class for the
+    # architecture). On only when the suite says so; every record then says it was on.
+    trust_remote_code: bool = False
     # What each variant needs (a method entry may override): GPUs, GPU memory. Scheduling
     # only: not part of any variant's id, like the device it lands on.
     resources: ResourcesSpec = ResourcesSpec()

@@ -48,6 +48,7 @@ class Variant(BaseModel):
     shots: Shots | None = None  # an in-context baseline's examples (part of the id when set)
     search: SearchSpec | None = None  # the learning-rate search it starts with (part of the id when set)
     load_dtype: str = "auto"  # part of the id unless auto (then the hardware chooses, as for the device)
+    trust_remote_code: bool = False  # run the model's own Python code (part of the id when on)
     resources: ResourcesSpec = ResourcesSpec()  # scheduling: not part of the id
     distributed: DistributedSpec | None = None  # how it spreads over resources.gpus: not part of the id
     base_dir: str = "."  # where relative paths resolve; not part of the id
