@@ -1,6 +1,7 @@
 """SIGTERM and SIGINT (Ctrl-C) stop `harness run` cleanly: its workers are stopped, the
-records finished so far are kept, it says how to resume, and it exits 143 or 130; running
-the same command again finishes the suite.
+records finished so far are kept, it says how to resume, and it exits 143 or 130. The run
+after the SIGTERM resumes (what finished is kept); that a rerun then finishes the suite with
+an uninterrupted run's scores is test_kill_runs.py's.
 
 How it starts what it needs: a real `python -m harness.cli run` process (runs.py), sent a
 real SIGTERM, then (on the rerun) a real SIGINT with os.kill while a worker trains.
@@ -11,11 +12,11 @@ from __future__ import annotations
 import signal
 
 import pytest
-from runs import Layout, finished, parse_all, running_worker, scores, temp_files, wait_gone
+from runs import Layout, finished, parse_all, running_worker, temp_files, wait_gone
 
 
 @pytest.mark.slow
-def test_sigterm_then_sigint_stop_the_run_keep_its_records_and_a_rerun_finishes(tmp_path):
+def test_sigterm_then_sigint_stop_the_run_and_keep_its_records(tmp_path):
     layout = Layout.make(tmp_path)
     for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
         run = layout.start()
@@ -31,6 +32,3 @@ def test_sigterm_then_sigint_stop_the_run_keep_its_records_and_a_rerun_finishes(
         assert set(finished(layout.suite_dir)) >= set(kept)  # nothing finished was lost
         parse_all(layout)
         assert temp_files(layout) == []
-    code, out = layout.run()
-    assert code == 0, out
-    assert sorted(scores(layout.suite_dir)) == ["baseline", "full", "lora"]

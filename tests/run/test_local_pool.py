@@ -191,7 +191,7 @@ def test_a_killed_child_and_a_timed_out_one_fail_alone_with_their_log_tails(writ
     methods = "  - {name: victim, method: full}\n  - {name: slow, method: lora, params: {r: 4}}\n"
     suite = write_suite(SUITE.format(steps=20000, methods=methods))
     run = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(suite), "--results", str(tmp_path / "r"),
-                            "--jobs", "3", "--timeout", "40"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            "--jobs", "3", "--timeout", "20"], cwd=tmp_path, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
     try:
         deadline, pid = time.monotonic() + 120, None
@@ -211,7 +211,7 @@ def test_a_killed_child_and_a_timed_out_one_fail_alone_with_their_log_tails(writ
     assert found["baseline"].status == "ok"
     victim, slow = found["victim"], found["slow"]
     assert victim.status == "failed" and victim.error == "worker killed by SIGKILL (out of memory?)"
-    assert slow.status == "failed" and slow.error.startswith("timed out after 40 s")
+    assert slow.status == "failed" and slow.error.startswith("timed out after 20 s")
     for r in (victim, slow):
         assert r.log_tail and r.env["slot"].startswith("cpu ") and r.started_at < r.finished_at
         assert r.log_tail.splitlines()[-1] in (tmp_path / "r" / "pool" / r.variant_id / "log.txt").read_text()
