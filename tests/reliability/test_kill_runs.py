@@ -86,6 +86,7 @@ def test_a_killed_run_resumes_without_losing_or_redoing_work(reference, target, 
     before = finished(layout.suite_dir) if layout.suite_dir.exists() else {}
     code, out = layout.run()
     assert code == 0, out
+    assert "  wait  " not in out, "a lock of the killed run held the rerun up"
     check_after_rerun(layout, before, scores_then)
     if REPORT:
         with open(REPORT, "a") as f:
