@@ -129,7 +129,9 @@ def _rescore_record(directory: Path, record: Record, metrics: list[str] | None, 
             out.added += old is None
             per_example = result.per_example if result.per_example is not None and len(result.per_example) == len(rows) else None
             for i, row in enumerate(rows):
-                row.setdefault("scores", {})[metric] = per_example[i] if per_example is not None else None
+                if not isinstance(row.get("scores"), dict):  # damaged: the scores are recomputed here anyway
+                    row["scores"] = {}
+                row["scores"][metric] = per_example[i] if per_example is not None else None
         write_predictions(directory, ev, rows)
     write_record(directory, record)
     out.records += 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from harness.cli.common import UserError, user_errors
-from harness.errors import HarnessError
+from harness.errors import HarnessError, short_repr
 
 
 @click.command()
@@ -60,6 +60,10 @@ def report(source: str, fmt: str, out: str | None, results_dir: str, examples: i
     from harness.report import build_table, render
 
     tables = [build_table(d) for d in _report_dirs(Path(source), Path(results_dir))]
+    if fmt != "md" or out:  # Markdown on the terminal lists them in its notes; a file or CSV and JSON may not
+        for table in tables:
+            for note in table.unread:
+                click.echo(f"note: {note}", err=True)
     if out and len(tables) > 1:
         raise UserError(f"{source} holds {len(tables)} suites; give one results/<suite> folder with --out")
     if fmt == "html":
@@ -87,7 +91,12 @@ def _report_dirs(source: Path, results_dir: Path) -> list[Path]:
     if not isinstance(name, str) or not name:
         raise HarnessError(f"{source}: a suite file names its suite (name: ...); none found")
     folder = results_dir / name
-    if not any(folder.glob("*/record.json")):
+    try:
+        found = any(folder.glob("*/record.json"))
+    except OSError as err:  # a name the system cannot look up (longer than it allows): no suite was run under it
+        raise HarnessError(f"{source}: suite name {short_repr(name)} names no folder under {results_dir} "
+                           f"({err.strerror})") from None
+    if not found:
         raise HarnessError(f"{folder}: no records of suite {name!r}; run `harness run {source}` first "
                            "or point --results at the folder holding them")
     return [folder]

@@ -20,12 +20,19 @@ from harness.records.store import decoded, open_text, read_jsonl
 FINGERPRINT_LENGTH = 16  # hex digits of a data fingerprint: 64 bits, ample to tell datasets apart
 
 
+def _too_deep(path: Path) -> str:
+    # Python's json parser recurses once per level: thousands of nested brackets overflow it.
+    return f"{path}: a value nests lists or objects deeper than can be read (thousands of levels); flatten it"
+
+
 def _read_json(path: Path) -> list[dict]:
     with open_text(path) as f:
         try:
             data = json.loads("".join(decoded(f, path)))
         except json.JSONDecodeError as err:
             raise HarnessError(f"{path} line {err.lineno}: not valid JSON ({err.msg}, column {err.colno})") from None
+        except RecursionError:
+            raise HarnessError(_too_deep(path)) from None
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list):
@@ -74,7 +81,7 @@ def _read_parquet(path: Path) -> list[dict]:
 
     try:
         return pq.read_table(path).to_pylist()
-    except pyarrow.ArrowException as err:
+    except (pyarrow.ArrowException, OSError) as err:  # a damaged file is an OSError ("Couldn't deserialize thrift")
         raise HarnessError(f"{path}: cannot be read as Parquet ({err})") from None
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from harness.data.files import FINGERPRINT_LENGTH
 from harness.data.splits import resolve_split
-from harness.errors import HarnessError
+from harness.errors import HarnessError, short_repr
 
 PREFIX = "mmlu:"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -49,16 +49,24 @@ def folder(ref: str, base_dir: Path) -> Path:
         raise HarnessError(f"data reference {ref!r} names no folder; write mmlu:FOLDER (holding dev/ and test/)")
     path = Path(name).expanduser()
     path = path if path.is_absolute() else Path(base_dir) / path
-    if not path.is_dir():
-        raise HarnessError(f"MMLU folder {path} does not exist (from {ref!r}, relative to {base_dir}); fix the path")
+    if not _is_dir(path):
+        raise HarnessError(f"MMLU folder {short_repr(str(path), 200)} does not exist (from {short_repr(ref, 200)}, "
+                           f"relative to {base_dir}); fix the path")
     return path
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name the system refuses to look up (too long, no permission) is no folder to read
+        return False
 
 
 def subjects_in(root: Path, split: str) -> list[str]:
     """Every subject with a file in FOLDER/split/, sorted."""
     suffix = f"_{split}.csv"
     where = root / split
-    if not where.is_dir():
+    if not _is_dir(where):
         known = sorted(p.name for p in root.iterdir() if p.is_dir())
         raise HarnessError(f"MMLU folder {root} has no {split}/ folder; it has: {', '.join(known) or 'nothing'}")
     return sorted(p.name[: -len(suffix)] for p in where.glob(f"*{suffix}"))

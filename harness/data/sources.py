@@ -30,7 +30,7 @@ from pathlib import Path
 from harness.data import builtin, mmlu
 from harness.data.files import FINGERPRINT_LENGTH, READERS, decoded, open_text
 from harness.data.splits import resolve_split
-from harness.errors import HarnessError
+from harness.errors import HarnessError, short_repr
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +101,25 @@ def parallel_paths(ref: str, base_dir: Path) -> tuple[Path, Path]:
     return resolved[0], resolved[1]
 
 
+def _existing_file(path: Path, ref: str, base_dir: Path) -> Path:
+    """The file a local reference names, or HarnessError saying why it cannot be read: it
+    does not exist, or the system refuses to look the name up (longer than it allows, a
+    folder without permission), which Path.is_file raises as OSError."""
+    try:
+        found = path.is_file()
+    except OSError as err:
+        raise HarnessError(f"data file {short_repr(str(path), 200)} cannot be looked up ({err.strerror}; from "
+                           f"{short_repr(ref, 200)}); fix the path") from None
+    if not found:
+        raise HarnessError(f"data file {path} does not exist (from {ref!r}, relative to {base_dir}); fix the path")
+    return path
+
+
 def _read_parallel(ref: str, base_dir: Path) -> list[dict]:
     """Rows {"source", "target"} from two line-aligned files; their line counts must agree."""
     columns = []
     for path in parallel_paths(ref, base_dir):
-        if not path.is_file():
-            raise HarnessError(f"data file {path} does not exist (from {ref!r}, relative to {base_dir}); fix the path")
-        with open_text(path) as f:
+        with open_text(_existing_file(path, ref, base_dir)) as f:
             lines = [line.rstrip("\r\n") for line in decoded(f, path)]
         while lines and not lines[-1].strip():
             lines.pop()  # trailing blank lines are not segments
@@ -140,9 +152,7 @@ def load_split(ref: str, split: str, base_dir: Path, limit: int | None = None) -
         if source.kind == "parallel":
             all_rows, where = _read_parallel(ref, base_dir), ref
         else:
-            path = resolve_path(ref, base_dir)
-            if not path.is_file():
-                raise HarnessError(f"data file {path} does not exist (from {ref!r}, relative to {base_dir}); fix the path")
+            path = _existing_file(resolve_path(ref, base_dir), ref, base_dir)
             all_rows, where = READERS[path.suffix.lower()](path), str(path)
         parts = resolve_split(split, ref, None, lambda name: len(all_rows))
         if len(parts) != 1:
@@ -197,8 +207,7 @@ def fingerprint(ref: str, split: str, base_dir: Path) -> str:
         paths = parallel_paths(ref, base_dir) if source.kind == "parallel" else (resolve_path(ref, base_dir),)
         digest.update(source.kind.encode() + b"\0")
         for path in paths:
-            if not path.is_file():
-                raise HarnessError(f"data file {path} does not exist (from {ref!r}, relative to {base_dir}); fix the path")
+            _existing_file(path, ref, base_dir)
             digest.update(path.suffix.lower().encode() + b"\0")
             with path.open("rb") as f:
                 while chunk := f.read(_CHUNK):  # streamed: data files may be large

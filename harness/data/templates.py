@@ -150,6 +150,13 @@ def render(t: Template, record: dict[str, Any], where: str) -> tuple[str, str]:
             raise HarnessError(f"{where}: template {part} is not allowed: {err}") from None
         except jinja2.TemplateError as err:
             raise HarnessError(f"{where}: template {part} failed: {err}") from None
+        except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as err:
+            # A filter or operation meeting a value of another type than the template expects
+            # ({{ source | join(' ') }} on a row whose source is null): the row's fault or the template's.
+            raise HarnessError(
+                f"{where}: the template {part} cannot be applied to this row ({type(err).__name__}: {err}); "
+                "check the types of its fields, or the template"
+            ) from None
     return parts[0], parts[1]
 
 

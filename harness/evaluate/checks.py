@@ -38,7 +38,10 @@ def multiple_choice(path: str, ev: dict[str, Any], base_dir: Path) -> list[Probl
     root = mmlu.folder(ref, base_dir)
     shots = ev.get("shots") if isinstance(ev.get("shots"), int) else 0
     names = [part.splitname for part in resolve_split(split, ref, None, lambda name: 0)]
-    for j, subject in enumerate(x for x in ev.get("subjects") or [] if isinstance(x, str)):
+    subjects = ev.get("subjects") if isinstance(ev.get("subjects"), list) else []  # another type: the schema reports it
+    for j, subject in enumerate(subjects):
+        if not isinstance(subject, str):
+            continue
         try:
             for name in names + ([mmlu.SHOT_SPLIT] if shots else []):
                 mmlu.check_subjects(root, name, [subject])
@@ -57,12 +60,12 @@ def lm_eval(path: str, ev: dict[str, Any], base_dir: Path) -> list[Problem]:
     elif task.endswith((".yaml", ".yml")):
         file = Path(task).expanduser()
         file = file if file.is_absolute() else base_dir / file
-        if not file.is_file():
+        if not _exists(file, "file"):
             problems.append(Problem(f"{path}.task", f"task file {file} does not exist (relative to {base_dir}); fix the path"))
     if isinstance(include, str):
         folder = Path(include).expanduser()
         folder = folder if folder.is_absolute() else base_dir / folder
-        if not folder.is_dir():
+        if not _exists(folder, "folder"):
             problems.append(Problem(f"{path}.include_path", f"{folder} is not a folder of task YAMLs"))
     if ev.get("metric_args"):
         problems.append(Problem(f"{path}.metric_args", "lm-eval computes these metrics with its own settings; metric_args do not apply"))
@@ -72,3 +75,10 @@ def lm_eval(path: str, ev: dict[str, Any], base_dir: Path) -> list[Problem]:
         except HarnessError as err:
             problems.append(Problem(f"{path}.data", str(err)))
     return problems
+
+
+def _exists(path: Path, kind: str) -> bool:
+    try:
+        return path.is_file() if kind == "file" else path.is_dir()
+    except OSError:  # a name the system refuses to look up (longer than it allows) names nothing to read
+        return False

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.gate.baseline_format import BaselineFile
 from harness.gate.snapshot import snapshot
 from harness.records.store import SUITE_COPY, suite_dirs, write_json_atomic
 
@@ -44,8 +46,9 @@ def suite_check_block(suite_dir: Path) -> dict[str, Any] | None:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         block = raw.get("check") if isinstance(raw, dict) else None
         return CheckSpec.model_validate(block or {}).model_dump()
-    except (yaml.YAMLError, ValueError) as err:
-        raise HarnessError(f"{path}: its check: block is not valid ({str(err).splitlines()[0]}); fix the suite") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as err:  # RecursionError: YAML nested thousands deep
+        raise HarnessError(f"{path}: its check: block is not valid ({(str(err) or type(err).__name__).splitlines()[0]}); "
+                           "fix the suite") from None
 
 
 def build(results: Path, notes: list[str]) -> dict[str, Any]:
@@ -71,13 +74,19 @@ def read(path: Path) -> dict[str, Any]:
         raise HarnessError(f"baseline file {path} does not exist; write one with `harness baseline RESULTS --out {path}`") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise HarnessError(f"baseline file {path} is not readable JSON ({err})") from None
+    except RecursionError:  # json's parser recurses per level
+        raise HarnessError(f"baseline file {path} nests deeper than can be read; write it again with `harness baseline`") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise HarnessError(f"{path} is not a harness baseline (no \"format\": \"{FORMAT}\"); write one with `harness baseline`")
     if data.get("format_version") != FORMAT_VERSION:
         raise HarnessError(f"{path} is baseline format {data.get('format_version')}; this harness reads format {FORMAT_VERSION}")
-    variants = data.get("variants")
-    if not isinstance(variants, list) or not all(
-        isinstance(v, dict) and isinstance(v.get("evals"), dict) and {"name", "model", "seed"} <= set(v) for v in variants
-    ):
-        raise HarnessError(f"{path}: \"variants\" must be a list of {{name, model, seed, evals}} objects")
-    return data
+    try:
+        checked = BaselineFile.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".")
+        raise HarnessError(f"{path}: {where or 'the file'}: {first['msg'][0].lower()}{first['msg'][1:]}"
+                           f"{'' if len(err.errors()) == 1 else f' (and {len(err.errors()) - 1} more problem(s))'}; "
+                           "write the baseline again with `harness baseline`") from None
+    # The checked values (the check: block with its defaults filled in), every other key as it was.
+    return checked.model_dump()

@@ -24,6 +24,7 @@ file is a snapshot written down; `harness check` snapshots the new results the s
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,19 @@ def snapshot(suite_dir: Path, notes: list[str]) -> dict[str, Any]:
     current, _ = newest(ok_records(suite_dir, notes))
     current.sort(key=lambda pr: variant_key({"name": pr[1].name, "model": pr[1].model, "seed": pr[1].seed}))
     variants = [_variant(path.parent, record, notes) for path, record in current]
-    suite = next((r.suite for _, r in current), Path(suite_dir).name)
-    return {"suite": suite, "variants": variants}
+    return {"suite": _one_suite(suite_dir, current), "variants": variants}
+
+
+def _one_suite(suite_dir: Path, current: list[tuple[Path, Record]]) -> str:
+    """The suite the folder's records belong to; a record naming another (edited, or copied
+    in from elsewhere) is named, since a check against it would compare other suites."""
+    counts = Counter(r.suite for _, r in current)
+    if len(counts) > 1:
+        suite = counts.most_common(1)[0][0]
+        odd = [f"{path} says {r.suite!r}" for path, r in current if r.suite != suite]
+        raise HarnessError(f"{suite_dir}: records of suite {suite!r} and of another: {'; '.join(odd)}; "
+                           "a results folder holds one suite's records")
+    return next(iter(counts), Path(suite_dir).name)
 
 
 def variant_key(variant: dict[str, Any]) -> tuple[str, str, int]:
@@ -87,8 +99,11 @@ def _evidence(metric: str, rows: list[dict] | None) -> dict[str, Any]:
         return {"kind": "unpaired"}
     try:
         if pairing(metric) == "corpus":
+            references = [r["references"] for r in rows]
+            if not all(isinstance(refs, list) and refs for refs in references):
+                return {"kind": "unpaired"}  # a corpus score needs each example's references
             return {"kind": "corpus", "predictions": [str(r["prediction"]) for r in rows],
-                    "references": [[str(x) for x in r["references"]] for r in rows]}
+                    "references": [[str(x) for x in refs] for refs in references]}
         scores = [float(r["scores"][metric]) for r in rows]
     except (KeyError, TypeError, ValueError):
         return {"kind": "unpaired"}

@@ -31,11 +31,25 @@ def classify(ref: str, base_dir: Path) -> str:
     """'builtin', 'local' (an existing folder), 'hub' (looks like org/name), or 'missing'."""
     if ref in MODELS:
         return "builtin"
-    if local_path(ref, base_dir).is_dir():
+    if _is_dir(local_path(ref, base_dir)):
         return "local"
-    if ref.startswith((".", "/", "~")) or not _HUB_ID.match(ref):
+    if ref.startswith((".", "/", "~")) or not _HUB_ID.match(ref) or not _hub_accepts(ref):
         return "missing"
     return "hub"
+
+
+def _hub_accepts(ref: str) -> bool:
+    """The hub's own rules for a repo id (huggingface_hub's validate_repo_id), so a name it
+    would refuse is reported by `harness validate`, not raised by the first hub call."""
+    parts_end_in_a_word = all(part[-1:].isalnum() or part.endswith("_") for part in ref.split("/"))
+    return len(ref) <= 96 and parts_end_in_a_word and "--" not in ref and ".." not in ref and not ref.endswith(".git")
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name the system refuses to look up (longer than it allows) is no model folder
+        return False
 
 
 def offline_family(ref: str, base_dir: Path) -> str | None:

@@ -3,9 +3,11 @@ example (prompt, prediction, references, per-example scores), and the one rule t
 an example across variants and runs.
 
 An example's id is its row's "id", else its "index" (files written before ids existed);
-a file pairs with another only when every row has an id and no id repeats, since a row
-without one could be matched with the wrong example. Comparisons (harness/analysis), the
-gate's snapshots, re-scoring and the leaderboard's example view all read through here.
+a file pairs with another only when every row has an id, every id is a string or an
+integer, and no id repeats, since a row without one could be matched with the wrong
+example (and a list cannot key it, nor can 1.0 or true, which a dict takes for 1).
+Comparisons (harness/analysis), the gate's snapshots, re-scoring and the leaderboard's
+example view all read through here.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def read_predictions(variant_dir: Path, ev: str) -> list[dict[str, Any]]:
 def keyed(rows: list[dict[str, Any]]) -> dict[Any, dict[str, Any]] | None:
     """{id: row} when every row has a distinct id, else None (the rows cannot be paired)."""
     ids = [row_id(row) for row in rows]
-    if None in ids or len({json.dumps(i, sort_keys=True) for i in ids}) != len(ids):
+    if not all(isinstance(i, (str, int)) and not isinstance(i, bool) for i in ids):
+        return None
+    if len({json.dumps(i) for i in ids}) != len(ids):  # 1 and "1" stay apart, as they do in a dict
         return None
     return dict(zip(ids, rows))
 

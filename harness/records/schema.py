@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
+
+from harness.records.shapes import check_shapes
 
 SCHEMA_VERSION = 1
 
@@ -109,6 +111,18 @@ class Record(BaseModel):
     forgetting: dict[str, dict[str, dict[str, float]]] = {}
     started_at: str | None = None
     finished_at: str | None = None
+
+    @model_validator(mode="after")
+    def _readable(self, info: ValidationInfo):
+        # Read from disk (JSON), a record's free-form fields must hold what readers index into
+        # (records/shapes.py), so a damaged one is skipped as unreadable. The worker's own
+        # records (built in Python) are never refused over them: a run is not lost to a shape.
+        if info.mode == "json":
+            comparisons = {f"metrics.{ev}.{metric}.{key}": extra[key] for ev, scores in self.metrics.items()
+                           for metric, score in scores.items() if (extra := score.model_extra or {})
+                           for key in COMPARISON_KEYS if key in extra}
+            check_shapes(self.spec, self.method_info, self.search, self.templates, self.drift, comparisons)
+        return self
 
 
 # The Score extras that harness/analysis/compare.py owns: dropped and recomputed together, so a

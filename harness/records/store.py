@@ -124,6 +124,8 @@ def read_jsonl(path: Path) -> list[dict]:
                 row = json.loads(line)
             except json.JSONDecodeError as err:
                 raise HarnessError(f"{path} line {lineno}: not valid JSON ({err.msg}, column {err.colno}); fix or remove the line") from None
+            except RecursionError:
+                raise HarnessError(f"{path} line {lineno}: nested deeper than a row can be; fix or remove the line") from None
             if not isinstance(row, dict):
                 raise HarnessError(f"{path} line {lineno}: a row must be a JSON object, got {type(row).__name__}")
             rows.append(row)

@@ -136,6 +136,9 @@ class Table:
     first_spec: dict[str, Any]  # the first record's resolved spec, for when the suite file was not kept
     # evals written with several templates: NAME -> {"evals", "prompts", "metrics"} (sensitivity.py)
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # records left out because they cannot be read, one note each (also among `notes`): the
+    # CLI says them on stderr too, since CSV and JSON have no place for notes
+    unread: list[str] = field(default_factory=list)
 
     def column(self, key: str) -> Column:
         return next(c for c in self.columns if c.key == key)

@@ -46,8 +46,10 @@ T = TypeVar("T")
 def build_table(suite_dir: Path) -> Table:
     """The table of one results/<suite> folder (ok and failed records alike)."""
     suite_dir = Path(suite_dir)
-    notes: list[str] = []
-    records = _newest(readable_records(suite_dir, notes), notes)
+    unread: list[str] = []
+    found = readable_records(suite_dir, unread)
+    notes = list(unread)
+    records = _newest(found, notes)
     if not records:
         raise HarnessError(f"{suite_dir}: no readable records (expected <variant_id>/record.json under it)")
     templated = sensitivity.groups(records)
@@ -73,13 +75,12 @@ def build_table(suite_dir: Path) -> Table:
                                  "are empty: its scores there are those of no answer at all (open its predictions)")
             label = row.name if len(row.runs) == 1 else f"{row.name} (seed {run.seed})"
             notes += prompting.shot_notes(label, run.method_info)
-    suite_copy = suite_dir / SUITE_COPY
+    suite_text = _suite_copy(suite_dir / SUITE_COPY, notes)
     first = records[0]
     return Table(
-        suite=first.suite, suite_dir=str(suite_dir), description=_description(suite_copy),
+        suite=first.suite, suite_dir=str(suite_dir), description=_description(suite_text),
         models=models, columns=columns, rows=rows, primary=primary,
-        notes=notes, suite_text=suite_copy.read_text(encoding="utf-8") if suite_copy.is_file() else None,
-        first_spec=first.spec, templates=templated,
+        notes=notes, suite_text=suite_text, first_spec=first.spec, templates=templated, unread=unread,
     )
 
 
@@ -98,12 +99,24 @@ def summary(table: Table) -> str:
     return text
 
 
-def _description(suite_copy: Path) -> str:
+def _suite_copy(path: Path, notes: list[str]) -> str | None:
+    """The suite file as `harness run` kept it beside the records, if it is there and readable."""
+    if not path.is_file():
+        return None
     try:
-        raw = yaml.safe_load(suite_copy.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        notes.append(f"{path}: the suite's copy cannot be read ({err}); the page shows the first record's resolved spec")
+        return None
+
+
+def _description(suite_text: str | None) -> str:
+    try:
+        raw = yaml.safe_load(suite_text or "")
+    except (yaml.YAMLError, RecursionError):  # a damaged copy: the description is only shown
         return ""
-    return str(raw.get("description") or "") if isinstance(raw, dict) else ""
+    description = raw.get("description") if isinstance(raw, dict) else None
+    return description if isinstance(description, str) else ""  # a damaged copy's other values are not text
 
 
 def _newest(found: list[tuple[Path, Record]], notes: list[str]) -> list[Record]:

@@ -2,8 +2,10 @@
 
 It walks the raw YAML tree (so it runs even where pydantic found structural problems, and
 every problem is reported at once), checking only values of the right type and leaving
-type errors to spec.py. Returns (problems, notes); notes are things that cannot be checked
-here, such as hub ids offline, said instead of failing. Imports no torch.
+type errors to spec.py: nothing here has been type-checked yet, so every list is read
+through _sequence, every mapping through _mapping and every name after an isinstance (a
+suite may say `evals: true` or `metrics: 3.5`). Returns (problems, notes); notes are things
+that cannot be checked here, such as hub ids offline, said instead of failing. Imports no torch.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def check_suite(raw: dict[str, Any], suite: Suite | None, base_dir: Path) -> tup
         if isinstance(entry, dict):
             c.method(f"methods[{i}]", entry, train)
             names = c.unique_names(f"methods[{i}]", entry, names)
-    for i, ev in enumerate(raw.get("evals") or []):
+    for i, ev in enumerate(_sequence(raw.get("evals"))):
         if isinstance(ev, dict):
             c.eval(f"evals[{i}]", ev, train.get("template"))
     if suite is not None:
@@ -117,7 +119,7 @@ class _Checker:
         over = _mapping(entry.get("train"))
         inherited = {**train, **over}
         self.train_block(f"{path}.train", over, train)
-        for j, stage in enumerate(entry.get("stages") or []):
+        for j, stage in enumerate(_sequence(entry.get("stages"))):
             if isinstance(stage, dict):
                 self.train_block(f"{path}.stages[{j}]", stage, inherited)
 
@@ -131,13 +133,13 @@ class _Checker:
                       block.get("columns", inherited.get("columns")))
         elif "data" in block or "mixture" in block:
             pass  # the block brings its own data: nothing inherited to re-check
-        for k, item in enumerate(block.get("mixture") or []):
+        for k, item in enumerate(_sequence(block.get("mixture"))):
             if isinstance(item, dict) and isinstance(item.get("data"), str):
                 self.data(f"{path}.mixture[{k}]", item["data"], item.get("split", "train"), item.get("template"),
                           mapping=item.get("columns"))
         v = block.get("validation")
         if isinstance(v, dict):
-            for k, metric in enumerate(v.get("metrics") or []):
+            for k, metric in enumerate(_sequence(v.get("metrics"))):
                 if isinstance(metric, str) and metric not in METRICS:
                     self.problem(f"{path}.validation.metrics[{k}]", METRICS.unknown_message(metric))
             ref = v.get("data") or block.get("data") or inherited.get("data")
@@ -177,7 +179,7 @@ class _Checker:
                 self.problem(f"{path}.metric", f"'loss' or a generation metric: {METRICS.unknown_message(search.metric)}")
             try:
                 stages = expand_sweep(suite, entry)[0][2]
-            except ValueError:
+            except (ValueError, HarnessError):
                 continue  # resolved_stages reports it
             if len(stages) > 1:
                 self.problem(path, f"methods[{i}] trains in {len(stages)} stages; a search tunes the rate of one stage")
@@ -211,6 +213,14 @@ class _Checker:
             except ValueError as err:
                 msg = err.errors()[0]["msg"] if hasattr(err, "errors") else str(err)
                 self.problem(f"methods[{i}].train", msg[0].lower() + msg[1:])
+            except HarnessError as err:  # a template or data reference that layering brought in
+                self.unless_reported(f"methods[{i}]", err)
+
+    def unless_reported(self, path: str, err: HarnessError) -> None:
+        """A problem met again while resolving a method's stages: said once, where it was
+        written (a template the suite's train block sets is reported at train.template)."""
+        if not any(p.message == str(err) for p in self.problems):
+            self.problem(path, str(err))
 
     def labels_fit(self, i: int, method: str, stages: list) -> None:
         """A class column trains a head: linear_probe needs one, and only it uses one, except
@@ -284,15 +294,16 @@ class _Checker:
                 self.problem(problem.path, problem.message)
         if entry.meta.get("own_metrics"):
             return  # its metrics are its backend's names, checked when it runs
-        for j, metric in enumerate(ev.get("metrics") or []):
+        metrics = _sequence(ev.get("metrics"))
+        for j, metric in enumerate(metrics):
             if isinstance(metric, str) and metric not in METRICS:
                 self.problem(f"{path}.metrics[{j}]", METRICS.unknown_message(metric))
             elif isinstance(metric, str) and METRICS.meta(metric, "kind") != kind:
                 fitting = [e.name for e in METRICS.entries() if e.meta.get("kind") == kind]
                 self.problem(f"{path}.metrics[{j}]", f"{metric!r} scores {METRICS.get(metric).meta.get('kind')} evals; "
                                                      f"this eval is {kind} (kind:), whose metrics are {', '.join(fitting)}")
-        for metric, args in (ev.get("metric_args") or {}).items():
-            if metric not in (ev.get("metrics") or []):
+        for metric, args in _mapping(ev.get("metric_args")).items():
+            if metric not in metrics:
                 self.problem(f"{path}.metric_args.{metric}", f"{metric!r} is not among this eval's metrics")
             elif isinstance(args, dict) and metric in METRICS:
                 self.metric_args(f"{path}.metric_args.{metric}", metric, args)
@@ -329,6 +340,11 @@ class _Checker:
         if ref.startswith("builtin:") and ref[8:] not in TASKS:
             self.problem(f"{path}.data", TASKS.unknown_message(ref[8:]))
             return
+        try:
+            sources.parse_ref(ref)  # its form (a hub reference, which is not read offline, too)
+        except HarnessError as err:
+            self.problem(f"{path}.data", str(err))
+            return
         if ref.startswith("hf:"):
             self.notes.append(f"{path}.data: {ref!r} is a hub dataset; not checked offline")
             return
@@ -339,7 +355,7 @@ class _Checker:
             return
         if isinstance(mapping, dict):  # columns: {new: existing}
             for new, old in mapping.items():
-                if old not in columns:
+                if isinstance(old, str) and old not in columns:
                     self.problem(f"{path}.columns.{new}", f"{ref} has no column {old!r}; it has: {', '.join(sorted(columns))}")
             columns = columns | set(mapping)
         several = isinstance(template, list)

@@ -67,13 +67,47 @@ def _all_keys() -> list[str]:
     return sorted({name for m in models for name in m.model_fields})
 
 
+# A real suite holds hundreds of values a few levels deep. Everything after loading walks
+# the tree as if each alias were a copy, so a few lines of aliases (a "billion laughs") or
+# an alias inside itself would hang or overflow the stack: refuse them here.
+MAX_VALUES = 100_000
+MAX_DEPTH = 64
+
+
+def safe_yaml(text: str, path: Path) -> Any:
+    """YAML through the safe loader, sized: HarnessError naming the file when it is not
+    valid YAML, or its aliases expand too far or into themselves."""
+    try:
+        tree = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise HarnessError(f"{path}: not valid YAML: {err}") from None
+    except RecursionError:
+        raise HarnessError(f"{path}: not valid YAML: nested more than the parser can follow") from None
+    stack, count = [(tree, 0)], 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES or depth > MAX_DEPTH:
+            raise HarnessError(f"{path}: the YAML holds more than {MAX_VALUES:,} values or nests deeper than {MAX_DEPTH} "
+                               "levels once its aliases (*name) are expanded; a suite is far smaller: write it out, "
+                               "and never put an alias inside what it names")
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for pair in node.items() for child in pair)
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return tree
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise HarnessError(f"{path}: no such suite file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise HarnessError(f"{path}: not valid YAML: {err}") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise HarnessError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
+    except OSError as err:
+        raise HarnessError(f"{path}: cannot be read ({err.strerror or err})") from None
+    raw = safe_yaml(text, path)
     if not isinstance(raw, dict):
         raise HarnessError(f"{path}: a suite is a YAML mapping (name:, model:, evals: ...), got {type(raw).__name__}")
     return raw

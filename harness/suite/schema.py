@@ -318,6 +318,10 @@ class EvalSpec(_Strict):
     batch_size: int = Field(default=8, gt=0)
 
 
+# torch.manual_seed takes a 64-bit integer: a larger seed would pass validation, then fail the run.
+SEED_LIMIT = 2**63
+
+
 class DriftProbeSpec(_Strict):
     """Samples the base model draws from fixed generic prompts, scored under each tuned
     model: the mean per-token log-probability drop estimates KL(base || tuned)."""
@@ -325,7 +329,7 @@ class DriftProbeSpec(_Strict):
     prompts: int = Field(default=16, gt=0)  # how many of the built-in generic prompts
     samples: int = Field(default=1, gt=0)  # samples per prompt
     max_new_tokens: int = Field(default=32, gt=0)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=SEED_LIMIT)
 
 
 _TOLERANCE = r"^\d+(\.\d+)?%$"  # a relative tolerance: "5%" of the baseline's value
@@ -369,7 +373,7 @@ class Suite(_Strict):
     description: str = ""
     model: str | list[str]  # built-in name | hub id | local path; a list makes one matrix per model
     train: TrainSpec | None = None
-    seeds: list[int] = Field(default=[0], min_length=1)
+    seeds: list[Annotated[int, Field(ge=0, lt=SEED_LIMIT)]] = Field(default=[0], min_length=1)
     threads: int | None = Field(default=None, gt=0)  # torch threads; pin it for numbers that repeat
     # fp32 by default so scores equal the reference implementations; bf16 is a speed mode,
     # recorded with the scores.
