@@ -70,8 +70,9 @@ def build_table(suite_dir: Path) -> Table:
                 notes.append(f"{row.name} (seed {run.seed}): {hit.get('count')} of {hit.get('n')} examples of eval "
                              f"{ev} also appear in its training data; its scores there may be inflated")
             for ev, empty in run.empty_predictions.items():
-                if empty["n"] and empty["count"] * 2 > empty["n"]:
-                    notes.append(f"{row.name} (seed {run.seed}): {empty['count']} of {empty['n']} predictions of eval {ev} "
+                count, n = empty.get("count", 0), empty.get("n", 0)  # a record edited by hand may lack either
+                if n and count * 2 > n:
+                    notes.append(f"{row.name} (seed {run.seed}): {count} of {n} predictions of eval {ev} "
                                  "are empty: its scores there are those of no answer at all (open its predictions)")
             label = row.name if len(row.runs) == 1 else f"{row.name} (seed {run.seed})"
             notes += prompting.shot_notes(label, run.method_info)

@@ -74,11 +74,34 @@ MAX_VALUES = 100_000
 MAX_DEPTH = 64
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """The safe loader, refusing a key written twice in one mapping: YAML would keep the last
+    silently, so a suite saying `steps: 100` and later `steps: 10` would run with 10 and
+    nobody would know. Keys a merge (`<<: *defaults`) brings in may be overridden, as YAML
+    intends."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = key_node.value
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping", node.start_mark,
+                        f"the key {key!r} is written twice (first on line {seen[key].line + 1}); keep one",
+                        key_node.start_mark)
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
 def safe_yaml(text: str, path: Path) -> Any:
     """YAML through the safe loader, sized: HarnessError naming the file when it is not
-    valid YAML, or its aliases expand too far or into themselves."""
+    valid YAML, writes a key twice in one mapping, or its aliases expand too far or into
+    themselves."""
     try:
-        tree = yaml.safe_load(text)
+        tree = yaml.load(text, Loader=_UniqueKeys)  # noqa: S506  a SafeLoader, with one check more
     except yaml.YAMLError as err:
         raise HarnessError(f"{path}: not valid YAML: {err}") from None
     except RecursionError:

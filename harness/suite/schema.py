@@ -374,7 +374,9 @@ class Suite(_Strict):
     model: str | list[str]  # built-in name | hub id | local path; a list makes one matrix per model
     train: TrainSpec | None = None
     seeds: list[Annotated[int, Field(ge=0, lt=SEED_LIMIT)]] = Field(default=[0], min_length=1)
-    threads: int | None = Field(default=None, gt=0)  # torch threads; pin it for numbers that repeat
+    # torch threads; pin it for numbers that repeat (bounded: torch takes a 32-bit count, and
+    # more threads than any machine has cores would only be slower)
+    threads: int | None = Field(default=None, gt=0, le=4096)
     # fp32 by default so scores equal the reference implementations; bf16 is a speed mode,
     # recorded with the scores.
     eval_dtype: Literal["fp32", "bf16"] = "fp32"

@@ -46,6 +46,7 @@ SUITE_EDITS = {
     "model name longer than the system allows": (lambda t, f: t.update(model="tiny-random-llama" + "x" * 5000), "model"),
     "hub id the hub refuses (97 characters)": (lambda t, f: t.update(model="a" * 97), "model"),
     "seed past 64 bits": (lambda t, f: t.update(seeds=[10**30]), "seeds[0]"),
+    "threads past what torch takes": (lambda t, f: t.update(threads=10**30), "threads"),
 }
 
 
@@ -68,6 +69,22 @@ SUITE_FILES = {
     "alias inside itself": b"evals: &e [*e]\n",
     "nested 5,000 deep": b"evals: " + b"[" * 5000 + b"]" * 5000 + b"\n",
 }
+
+
+def test_a_key_written_twice_is_refused_with_both_lines(tmp_path):
+    """YAML keeps the last of two equal keys without a word: a suite setting `steps` twice
+    would quietly run with the second. Merged keys (<<: *defaults) may still be overridden."""
+    path = tmp_path / "suite.yaml"
+    text = (ROOT / "suites" / "smoke.yaml").read_text(encoding="utf-8")
+    path.write_text(text.replace("  steps: 60\n", "  steps: 60\n  steps: 6\n"), encoding="utf-8")
+    result = invoke("validate", path)
+    assert_clean("found: suite files", "validate", result, [str(path)])
+    first = text.splitlines().index("  steps: 60") + 1
+    assert result.exit_code == 2 and f"the key 'steps' is written twice (first on line {first})" in result.output
+    assert f"line {first + 1}, column 3" in result.output
+    merged = text.replace("train:\n", "defaults: &defaults {steps: 5}\ntrain:\n  <<: *defaults\n", 1)
+    path.write_text(merged, encoding="utf-8")
+    assert "written twice" not in invoke("validate", path).output
 
 
 @pytest.mark.parametrize("name", sorted(SUITE_FILES))
@@ -172,3 +189,18 @@ def test_the_suite_copy_beside_the_records(tmp_path, smoke, damage):
     check = invoke("check", folder, "--baseline", smoke[1])
     assert_clean("found: records", "check", check, [str(folder / "suite.yaml")], codes=(0, 1, 2))
     assert check.exit_code == 2
+
+
+def test_report_on_a_record_whose_empty_predictions_lack_a_count(tmp_path, smoke):
+    """Found by the fuzz test on CI's real smoke records: `empty_predictions` holding
+    {"count": 3} without "n" (the schema types the values, not the keys) was a KeyError in
+    the leaderboard. The leaderboard is built, every variant on it."""
+    folder = tmp_path / "smoke"
+    shutil.copytree(smoke[0], folder)
+    target = sorted(folder.glob("*/record.json"))[0]
+    data = json.loads(target.read_text(encoding="utf-8"))
+    data["empty_predictions"] = {"d2t": {"count": 3}}
+    target.write_text(json.dumps(data), encoding="utf-8")
+    result = invoke("report", folder, "--out", tmp_path / "board.html")
+    assert_clean("found: records", "report", result, [str(target)])
+    assert result.exit_code == 0 and f"{len(list(folder.glob('*/record.json')))} variants" in result.output
