@@ -96,6 +96,21 @@ def interrupt_at_save(monkeypatch, n: int, kill=None) -> None:
     monkeypatch.setattr(checkpoint, "_publish", cut)
 
 
+def broken_and_unbroken(variant, tmp_path: Path, monkeypatch, saves: int):
+    """(an uninterrupted run's record, the record of a run stopped at its `saves`-th save and
+    run again, the folder of the latter)."""
+    reference = run_variant(variant, tmp_path / "unbroken")
+    assert reference.status == "ok", reference.error
+    directory = tmp_path / "killed"
+    interrupt_at_save(monkeypatch, saves)
+    with pytest.raises(Interrupted):
+        run_variant(variant, directory)
+    monkeypatch.undo()
+    resumed = run_variant(variant, directory)
+    assert resumed.status == "ok", resumed.error
+    return reference, resumed, directory
+
+
 def step_folders(directory: Path) -> list[str]:
     return sorted(p.name for p in (directory / checkpoint.FOLDER).iterdir())
 
@@ -133,16 +148,8 @@ def test_lora_killed_by_sigkill_mid_save_resumes_to_the_unbroken_curve(variants,
 
 
 def test_full_fine_tuning_with_select_best_resumes_exactly_and_keeps_its_checkpoint(variants, tmp_path, monkeypatch):
-    variant = variants["full"]
-    reference = run_variant(variant, tmp_path / "unbroken")
-    assert reference.status == "ok", reference.error
-    directory = tmp_path / "killed"
-    interrupt_at_save(monkeypatch, 3)  # at step 6; the last whole checkpoint is step 4's
-    with pytest.raises(Interrupted):
-        run_variant(variant, directory)
-    monkeypatch.undo()
-    resumed = run_variant(variant, directory)
-    assert resumed.status == "ok", resumed.error
+    # stopped at step 6's save; the last whole checkpoint is step 4's
+    reference, resumed, directory = broken_and_unbroken(variants["full"], tmp_path, monkeypatch, 3)
     assert resumed.train_curve == reference.train_curve
     assert resumed.validation_curve == reference.validation_curve  # checks at 0, 3, 6 and 8
     info, ref = resumed.method_info["stages"][0], reference.method_info["stages"][0]
@@ -156,16 +163,8 @@ def test_full_fine_tuning_with_select_best_resumes_exactly_and_keeps_its_checkpo
 def test_staged_ulmfit_resumes_in_its_second_stage(variants, tmp_path, monkeypatch):
     """Gradual unfreezing (requires_grad changes as it goes), slanted triangular rates and a
     second stage: stage 1's result comes from the checkpoint, stage 2 resumes after step 6."""
-    variant = variants["staged"]
-    reference = run_variant(variant, tmp_path / "unbroken")
-    assert reference.status == "ok", reference.error
-    directory = tmp_path / "killed"
-    interrupt_at_save(monkeypatch, 4)  # at step 8: steps 2 and 4 (stage 1), 6 (stage 2) saved whole
-    with pytest.raises(Interrupted):
-        run_variant(variant, directory)
-    monkeypatch.undo()
-    resumed = run_variant(variant, directory)
-    assert resumed.status == "ok", resumed.error
+    # stopped at step 8's save: steps 2 and 4 (stage 1) and 6 (stage 2) were saved whole
+    reference, resumed, directory = broken_and_unbroken(variants["staged"], tmp_path, monkeypatch, 4)
     assert resumed.train_curve == reference.train_curve
     first, second = resumed.method_info["stages"]
     ref_first, ref_second = reference.method_info["stages"]
