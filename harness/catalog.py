@@ -7,7 +7,7 @@ metric, eval kind, task or model: write its module, then add one line below nami
 prints these lines.
 
 Meta by kind:
-- metric: higher_is_better, scale ("0-1", "0-100"), kind (the eval kind it scores), and
+- metric: higher_is_better, scale ("0-1", "0-100", "nats"), kind (the eval kind it scores), and
   pairing, how two variants' scores on the same examples are compared and resampled:
   "binary" (0/1 per example: McNemar's exact test), "mean" (a mean of per-example scores:
   paired bootstrap of the mean) or "corpus" (a corpus score: paired bootstrap recomputing
@@ -18,7 +18,10 @@ Meta by kind:
   own fields and data, or none),
   rescore ("text": prediction against references; "labels": the same, as class strings;
   "columns": metric parameters bound from the rows' columns; absent: never re-scored),
-  own_metrics (its metric names are its backend's, not this registry's).
+  own_metrics (its metric names are its backend's, not this registry's), before_tuning (a
+  function (model, tokenizer, EvalSpec, base_dir) the worker calls on the model as loaded,
+  before the method touches it; what it returns goes back to the evaluator as `before=`:
+  preference evals measure rewards against the model every variant started from).
 - method: trains (what its training updates, for the memory estimate of
   harness/run/memory.py: "all", "adapters", "head" or "none"), weight_bits (4: the base is
   stored in 4 bits).
@@ -91,12 +94,29 @@ def _metrics(r: Any) -> None:
     r.register("acc_norm", "harness.metrics.choice:acc_norm",
                "multiple choice (lm-eval's acc_norm): most likely per character of the choice text, 0-1", **mc)
 
+    # Preference evals; the margins are in nats (log-probability differences), shown to 4 places.
+    pref = {"kind": "preference", "higher_is_better": True}
+    r.register("preference_accuracy", "harness.metrics.preference:preference_accuracy",
+               "preference pairs: share whose chosen answer is more likely than the rejected one, 0-1",
+               scale="0-1", pairing="binary", **pref)
+    r.register("logprob_margin", "harness.metrics.preference:logprob_margin",
+               "preference pairs: mean log-probability of the chosen answer minus the rejected one's, nats",
+               scale="nats", pairing="mean", **pref)
+    r.register("reward_accuracy", "harness.metrics.preference:reward_accuracy",
+               "preference pairs: share whose chosen answer gained more log-probability than the rejected one against "
+               "the model as loaded (DPO's implicit reward; a tie counts 1/2, the untuned model 0.5), 0-1",
+               scale="0-1", pairing="mean", **pref)
+    r.register("reward_margin", "harness.metrics.preference:reward_margin",
+               "preference pairs: mean implicit reward of the chosen answer minus the rejected one's, against the model "
+               "as loaded (beta 1), nats", scale="nats", pairing="mean", **pref)
+
 
 def _eval_kinds(r: Any) -> None:
     # Each target is a function (model, tokenizer, EvalSpec, base_dir) -> (scores, prediction rows).
     # chat_default: prompts go through an instruct model's chat template unless the suite says
     # chat: false (kinds with a reference format keep plain prompts). shots: the function also
-    # takes shots=[(prompt, completion)], an in-context baseline's examples.
+    # takes shots=[(prompt, completion)], an in-context baseline's examples. before_tuning: the
+    # function also takes before=, what that function measured on the model as loaded.
     r.register("generation", "harness.evaluate.generation:evaluate",
                "greedy decoding of the completion (max_new_tokens, stop), scored against references",
                families=("causal", "seq2seq"), fields=("references",), rescore="text", chat_default=True, shots=True)
@@ -113,6 +133,11 @@ def _eval_kinds(r: Any) -> None:
                "any lm-eval task (task: NAME or FILE.yaml), run by lm-eval itself on the in-memory model",
                families=("causal",), fields=("task", "include_path", "shots"), check="harness.evaluate.checks:lm_eval",
                own_metrics=True)
+    r.register("preference", "harness.evaluate.preference:evaluate",
+               "pairs of a prompt and a chosen and a rejected answer: which the model finds more likely, and how far "
+               "tuning moved that against the model as loaded (DPO's implicit reward)",
+               families=("causal",), check="harness.evaluate.checks:preference", rescore="columns", chat_default=True,
+               before_tuning="harness.evaluate.preference:before_tuning")
 
 
 def _tasks(r: Any) -> None:
@@ -120,6 +145,7 @@ def _tasks(r: Any) -> None:
     r.register("data2text", "harness.data.builtin:DATA2TEXT", "restaurant record to one sentence (E2E-style), 3 references each; ROUGE/BLEU")
     r.register("sentiment", "harness.data.builtin:SENTIMENT", "restaurant reviews labelled positive/negative (column label); accuracy, macro-F1")
     r.register("arithmetic", "harness.data.builtin:ARITHMETIC", "MMLU-style multiple choice on sums, differences, products, unit conversions (4 subjects); acc, a retention check")
+    r.register("faithfulness", "harness.data.builtin:FAITHFULNESS", "preference pairs: a faithful restaurant description (chosen) vs one with a contradicted or unsupported attribute (rejected); DPO, preference evals")
 
 
 def _models(r: Any) -> None:

@@ -103,3 +103,17 @@ def test_placement_reaches_the_variants(write_suite):
     assert found["full"].resources.gpu_memory is None  # the entry's block replaces the suite's whole
     assert found["lora-r4"].resources.gpu_memory_bytes == 512 * 10**6 and found["lora-r4"].world_size == 1
     assert found["baseline"].resources.gpu_memory_bytes == 512 * 10**6
+
+
+def test_supervised_ids_stay_as_they_were_before_preference_settings(write_suite):
+    """Ids computed by the harness before stages had an objective (copied from its output):
+    the new settings stay out of a supervised stage's id, so no record is recomputed."""
+    assert {name: i for (_, name, _), i in ids(write_suite(TINY_SUITE)).items()} == {
+        "baseline": "baseline-7f6240c3fa", "full": "full-c8f36c5ad0", "lora-r4": "lora-r4-5babc54614"}
+
+
+def test_preference_settings_are_part_of_a_dpo_stages_id(write_suite):
+    dpo = TINY_SUITE.replace("  data: builtin:data2text\n  limit: 16", "  data: builtin:faithfulness\n  objective: dpo\n  limit: 16")
+    first = ids(write_suite(dpo))
+    assert ids(write_suite(dpo.replace("objective: dpo", "objective: dpo\n  beta: 0.2"))) != first
+    assert ids(write_suite(dpo.replace("objective: dpo", "objective: dpo\n  loss_type: ipo"))) != first

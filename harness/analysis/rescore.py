@@ -17,8 +17,10 @@ How an eval's rows are re-scored is its kind's registration (harness/catalog.py,
 prediction as a string (one outside the label set is simply not equal to the gold one, so
 it counts as wrong); "columns" calls the metric with its parameters filled from the rows'
 columns of the same name (choice_logprobs, choice_lengths, ...; a plural parameter also
-takes the singular column, so predictions <- prediction). A kind without `rescore`
-(lm_eval: scored by lm-eval itself) is never re-scored here.
+takes the singular column, so predictions <- prediction, chosen_logps <- chosen_logp); a
+metric needing a column the rows lack (a preference eval's reward metrics, on rows scored
+without the untuned model's ref_chosen_logp) is left as it is, with a note. A kind without
+`rescore` (lm_eval: scored by lm-eval itself) is never re-scored here.
 """
 
 from __future__ import annotations

@@ -40,6 +40,10 @@ class Template:
 # The plainest layout: the input, a newline, then the output to learn.
 DEFAULT_TEMPLATE = Template(prompt="{{input}}\n", completion="{{output}}")
 
+# Preference pairs (harness/data/preferences.py): the prompt column alone; the answers are
+# the chosen and rejected columns as written.
+PREFERENCE_TEMPLATE = Template(prompt="{{prompt}}", completion="")
+
 # The Alpaca layout (Stanford Alpaca's prompt, word for word). `input` must be a column,
 # but it may be empty: rows without extra context drop the "### Input:" block.
 ALPACA_TEMPLATE = Template(

@@ -8,11 +8,14 @@ harness/suite/checks.py.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from harness.data import mmlu, sources
+from harness.data.preferences import ANSWERS
 from harness.data.splits import resolve_split
+from harness.data.templates import Template, parse_template, template_fields
 from harness.errors import HarnessError, Problem
 
 
@@ -48,6 +51,61 @@ def multiple_choice(path: str, ev: dict[str, Any], base_dir: Path) -> list[Probl
         except HarnessError as err:
             problems.append(Problem(f"{path}.subjects[{j}]", str(err)))
     return problems
+
+
+def preference(path: str, ev: dict[str, Any], base_dir: Path) -> list[Problem]:
+    """Pair rows: chosen and rejected columns (after `columns:`), and a prompt, from the
+    template's fields, the prompt column, or the opening both answers share (chat turns, or
+    text such as Anthropic/hh-rlhf's, as harness/data/preferences.py reads them)."""
+    ref, split, mapping = ev.get("data"), ev.get("split", "test"), ev.get("columns")
+    if not isinstance(ref, str) or not isinstance(split, str):
+        return []
+    if ref.startswith("hf:"):
+        return []  # the hub is not checked offline; suite checks note it
+    try:
+        rows = sources.load_split(ref, split, base_dir, limit=sources.COLUMN_SAMPLE)
+    except HarnessError as err:
+        return [Problem(f"{path}.data", str(err))]
+    columns: set[str] = set()
+    for row in rows:
+        columns |= set(row)
+    has = f"{ref} ({split}) has: {', '.join(sorted(map(str, columns)))}"
+    problems: list[Problem] = []
+    first = rows[0]
+    if isinstance(mapping, dict):  # {new: existing}
+        for new, old in mapping.items():
+            if isinstance(old, str) and old not in columns:
+                problems.append(Problem(f"{path}.columns.{new}", f"no column {old!r} to map; {has}"))
+        first = {**first, **{new: first[old] for new, old in mapping.items() if isinstance(old, str) and old in first}}
+        columns |= set(mapping)
+    missing = [c for c in ANSWERS if c not in columns]
+    if missing:
+        problems.append(Problem(f"{path}.data", f"no {' or '.join(missing)} column: a preference eval's rows hold a "
+                                                f"chosen and a rejected answer (map yours with columns:); {has}"))
+    template = ev.get("template")
+    if template is not None:
+        for k, one in enumerate(template if isinstance(template, list) else [template]):
+            where = f"{path}.template[{k}]" if isinstance(template, list) else f"{path}.template"
+            try:  # the prompt part alone is rendered: the answers are columns
+                needed = template_fields(Template(prompt=parse_template(one).prompt, completion=""))
+            except HarnessError as err:
+                problems.append(Problem(where, str(err)))
+                continue
+            if needed - columns:
+                problems.append(Problem(where, f"names field(s) {', '.join(sorted(needed - columns))} that {ref} lacks; {has}"))
+    elif "prompt" not in columns and not ref.startswith("builtin:") and not missing and not _shared_opening(first):
+        problems.append(Problem(f"{path}.data", f"no prompt column, no template, and the first row's answers share no "
+                                                "opening to take the prompt from: add a prompt column (or map yours "
+                                                f"with columns:) or give a template; {has}"))
+    return problems
+
+
+def _shared_opening(row: dict[str, Any]) -> bool:
+    """Whether a row's answers carry their prompt: chat turns, or text both open with."""
+    chosen, rejected = row.get("chosen"), row.get("rejected")
+    if isinstance(chosen, list):
+        return bool(chosen) and all(isinstance(m, dict) and "role" in m for m in chosen)
+    return isinstance(chosen, str) and isinstance(rejected, str) and bool(os.path.commonprefix([chosen, rejected]).strip())
 
 
 def lm_eval(path: str, ev: dict[str, Any], base_dir: Path) -> list[Problem]:

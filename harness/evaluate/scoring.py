@@ -3,7 +3,8 @@ loads its examples, predicts, and scores every metric through `score`.
 
 An evaluator returns the record's entry for the eval ({metric: score dict}) and one
 prediction row per example (prompt, prediction, references, per-example scores) for
-predictions/<eval>.jsonl. References come from the eval's `references` column, else the
+predictions/<eval>.jsonl. A kind that compares with the model as loaded (meta
+before_tuning: preference evals) gets what `before_tuning` measured before tuning. References come from the eval's `references` column, else the
 task's own references field (several per example), else the rendered completion.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from harness.data.builtin import task
 from harness.errors import HarnessError
-from harness.registry import EVAL_KINDS, METRICS
+from harness.registry import EVAL_KINDS, METRICS, load_target
 from harness.suite.schema import EvalSpec
 
 
@@ -37,13 +38,25 @@ def references_of(ev: EvalSpec, row: dict[str, Any], completion: str, where: str
     return refs
 
 
-def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path,
-             shots: list[tuple[str, str]] | None = None) -> tuple[dict[str, dict], list[dict]]:
+def before_tuning(model, tokenizer, ev: EvalSpec, base_dir: Path) -> Any:
+    """What the eval's kind measures on the model as loaded (meta before_tuning), to be
+    passed to `evaluate` as `before`; None for the kinds that need nothing of it. Call it
+    before the method touches the model."""
+    target = EVAL_KINDS.meta(ev.kind, "before_tuning")
+    return load_target(target)(model, tokenizer, ev, base_dir) if target else None
+
+
+def evaluate(model, tokenizer, ev: EvalSpec, base_dir: Path, shots: list[tuple[str, str]] | None = None,
+             before: Any = None) -> tuple[dict[str, dict], list[dict]]:
     """Scores and per-example prediction rows for one eval, by its kind's registered evaluator;
-    an in-context baseline's examples go to the kinds that take them (meta shots=True)."""
+    an in-context baseline's examples go to the kinds that take them (meta shots=True), and
+    what `before_tuning` measured to the kinds that declare it."""
+    kwargs: dict[str, Any] = {}
     if shots and EVAL_KINDS.meta(ev.kind, "shots"):
-        return EVAL_KINDS.load(ev.kind)(model, tokenizer, ev, base_dir, shots=shots)
-    return EVAL_KINDS.load(ev.kind)(model, tokenizer, ev, base_dir)
+        kwargs["shots"] = shots
+    if before is not None and EVAL_KINDS.meta(ev.kind, "before_tuning"):
+        kwargs["before"] = before
+    return EVAL_KINDS.load(ev.kind)(model, tokenizer, ev, base_dir, **kwargs)
 
 
 def score(ev: EvalSpec, prompts: list[str], predictions: list[str], references: list[list[str]]) -> tuple[dict[str, dict], list[dict]]:

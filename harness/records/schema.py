@@ -80,6 +80,9 @@ class Record(BaseModel):
     cost: Cost = Cost()
     train_curve: list[tuple[int, float]] = []  # (step, loss), steps counted across stages
     validation_curve: list[dict[str, float]] = []  # {"step", "loss", metric...} from validation checks
+    # Preference stages (objective dpo), per step on the training batches: {"step", "chosen_reward",
+    # "rejected_reward", "margin", "accuracy"}, trl's rewards/* metrics (harness/train/preference.py)
+    preference_curve: list[dict[str, int | float]] = []
     drift: dict[str, Any] | None = None  # the drift probe: {value, ci_low, ci_high, n, tokens}
     # eval name -> {"count", "n", "ids"}: eval examples also found in the training data
     contamination: dict[str, dict[str, Any]] = {}

@@ -5,7 +5,8 @@ across an eval's templates); numbers.py writes its values; answer.py states what
 (how the variants were compared: budgets.py, rate_search.py, prompting.py; then best, ties,
 cheapest as good, gain over the strongest baseline, prompt sensitivity), which Markdown and
 HTML open with; markdown.py, tabular.py (CSV, JSON) and html.py (with charts.py,
-examples.py and provenance.py) render it. `render(tables, fmt)` is
+examples.py and provenance.py) render it; the training table says each stage's objective
+(objectives.py: sft, or a preference loss with its reference). `render(tables, fmt)` is
 the one entry point the CLI uses.
 """
 

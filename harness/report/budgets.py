@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from harness.report import rate_search
+from harness.report import objectives, rate_search
 from harness.report.table import Row, Run, Table
 
 KINDS = ("tokens", "flops", "seconds", "steps")
@@ -153,7 +153,8 @@ def _steps_clause(rows: list[Row]) -> str:
 
 
 def training_rows(table: Table) -> list[dict[str, Any]]:
-    """Per tuned variant: steps run, its budget (with the figures behind it) and learning rate."""
+    """Per tuned variant: steps run, its budget (with the figures behind it) and learning rate;
+    what its stages optimised (harness/report/objectives.py) and whether one was a preference stage."""
     out = []
     for row in _tuned(table):
         run = _first(row)
@@ -169,7 +170,8 @@ def training_rows(table: Table) -> list[dict[str, Any]]:
             per += [f"{scientific(detail['flops_per_token'])} FLOPs per token"] if detail.get("flops_per_token") else []
             budgets.append(amount(*budget) + (f" ({', '.join(per)})" if per else ""))
         out.append({"name": row.name, "row": row.key, "method": row.method, "steps": steps_text(row) or "–",
-                    "budget": " then ".join(budgets) if budgets else "–", "rate": rate_search.rate_text(row)})
+                    "budget": " then ".join(budgets) if budgets else "–", "rate": rate_search.rate_text(row),
+                    "objective": objectives.objective_text(run), "preference": objectives.has_preference(run)})
     return out
 
 

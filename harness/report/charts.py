@@ -7,13 +7,18 @@
 * gain against forgetting: each tuned variant's change of a metric from the baseline
   against how much it forgot (the drop on a retention eval, or the drift probe's KL).
 * training loss: each run's curve, thinned to at most CURVE_POINTS points for the page.
+* preference training (objective dpo): each run's reward margin and accuracy per step on its
+  training batches (the record's preference_curve), thinned the same way; empty when no
+  record has one, and the page then leaves those charts out.
+Points that are not finite numbers are dropped: JSON has no NaN, and a line cannot draw one.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from harness.report.table import Column, Table
+from harness.report.table import Column, Row, Run, Table
 
 CURVE_POINTS = 400
 COST_AXES = ("cost:peak_memory_bytes", "cost:train_seconds", "cost:trainable_params", "cost:train_flops")
@@ -34,12 +39,35 @@ def pareto_front(points: list[tuple[str, float, float]], higher_is_better: bool 
 
 def thin(curve: list[tuple[int, float]], limit: int = CURVE_POINTS) -> list[tuple[int, float]]:
     """Every k-th point so at most `limit` remain, the last one always kept."""
-    points = [(s, loss) for s, loss in curve]  # (step, loss) tuples, whatever pairs came in
+    points = [(s, loss) for s, loss in curve if math.isfinite(loss)]  # (step, loss) tuples, whatever pairs came in
     if len(points) <= limit:
         return points
     step = -(-len(points) // limit)
     kept = points[::step]
     return kept if kept[-1] == points[-1] else kept[:-1] + [points[-1]]
+
+
+def _label(row: Row, run: Run) -> str:
+    return row.name if len(row.runs) == 1 else f"{row.name} (seed {run.seed})"
+
+
+def preference_curves(table: Table) -> list[dict[str, Any]]:
+    """Per run with a preference curve: its margin and accuracy per step, each thinned."""
+    out = []
+    for row in table.rows:
+        for run in row.runs:
+            series: dict[str, list[tuple[int, float]]] = {"margin": [], "accuracy": []}
+            for point in run.preference_curve:
+                step = point.get("step")
+                if not isinstance(step, (int, float)) or not math.isfinite(step):
+                    continue
+                for key, points in series.items():
+                    value = point.get(key)
+                    if isinstance(value, (int, float)):
+                        points.append((int(step), float(value)))
+            if any(series.values()):
+                out.append({"row": row.key, "label": _label(row, run), **{k: thin(v) for k, v in series.items()}})
+    return out
 
 
 def _forgetting_measures(table: Table) -> list[dict[str, Any]]:
@@ -77,12 +105,12 @@ def chart_data(table: Table) -> dict[str, Any]:
                 if c.unit == "params":  # a log axis: zero trainable parameters cannot be drawn
                     points = [p for p in points if p[1] > 0]
                 frontiers.setdefault(f"{m.key}|{c.key}", []).extend(pareto_front(points, m.higher_is_better is not False))
-    curves = [{"row": row.key, "label": row.name if len(row.runs) == 1 else f"{row.name} (seed {run.seed})",
-               "points": thin(run.train_curve)} for row in table.rows for run in row.runs if run.train_curve]
+    curves = [{"row": row.key, "label": _label(row, run), "points": thin(run.train_curve)}
+              for row in table.rows for run in row.runs if run.train_curve]
     return {
         "metrics": [_axis(m) for m in metrics], "costs": [_axis(c) for c in costs],
         "frontiers": frontiers, "baselines": baselines, "gains": gains,
-        "forgetting": _forgetting_measures(table), "curves": curves,
+        "forgetting": _forgetting_measures(table), "curves": curves, "preference": preference_curves(table),
     }
 
 

@@ -186,13 +186,16 @@ def render_html(table: Table, examples: int = EXAMPLES) -> str:
             raise ValueError("an inline script may not contain '</script'")
     searches = rate_search.search_rows(table)
     evals_of = {name: sensitivity.prompts(table, name) for name in table.templates}
+    data = page_data(table)
+    training = budgets.training_rows(table)
     return template.render(
-        setup=setup(table), training=budgets.training_rows(table), searches=searches,
+        setup=setup(table), training=training, searches=searches,
+        objectives=any(r["preference"] for r in training), preference=bool(data["charts"]["preference"]),
         search_settings=_setting_lines(searches), templated=evals_of, training_note=_training_note,
         method_label=prompting.method_label, few_shot=any(r.shots for r in table.rows),
         prompting=[s for s in (prompting.chat_sentence(table), prompting.shots_sentence(table)) if s],
         t=table, csp=content_security_policy(scripts, [css]), css=Markup(css),
-        scripts=[Markup(s) for s in scripts], data_json=Markup(script_json(page_data(table))),
+        scripts=[Markup(s) for s in scripts], data_json=Markup(script_json(data)),
         prov=provenance(table), summary=summary(table), examples=view, alpha=ALPHA, answer=answer(table),
         groups=_groups(table), many_models=len(table.models) > 1,
         methods=sorted({r.method for r in table.rows if not r.is_baseline}),

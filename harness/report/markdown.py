@@ -8,8 +8,9 @@ variants are listed with their errors under the tables.
 
 An eval written with several templates gets a table of its mean across them (± their
 standard deviation: the prompt sensitivity) before the per-template tables, with each
-template's prompt listed. Then the training each variant had (steps, budget, learning rate)
-and, where rates were searched, every rate tried with its score.
+template's prompt listed. Then the training each variant had (steps, budget, learning rate,
+and where a stage trained on preference pairs, each stage's objective) and, where rates were
+searched, every rate tried with its score.
 """
 
 from __future__ import annotations
@@ -116,11 +117,15 @@ def _training(table: Table) -> list[str]:
     all ("equal optimizer steps (12 per variant)"), and the table is left out."""
     rows = budgets.training_rows(table)
     searches = rate_search.search_rows(table)
-    if not rows or (not searches and len({r["steps"] for r in rows}) == 1 and all(r["budget"] == "–" for r in rows)):
+    objectives = any(r["preference"] for r in rows)  # a preference stage: say what each variant optimised
+    if not rows or (not searches and not objectives and len({r["steps"] for r in rows}) == 1
+                    and all(r["budget"] == "–" for r in rows)):
         return []
-    out = ["### Training (steps run, budget, learning rate)", ""]
-    out += _grid(["variant", "method", "budget", "learning rate", "steps run"],
-                 [[r["name"], r["method"], r["budget"], r["rate"], r["steps"]] for r in rows], 4) + [""]
+    out = [f"### Training (steps run, budget, learning rate{', objective' if objectives else ''})", ""]
+    head = ["variant", "method", "budget", "learning rate"] + (["objective"] if objectives else []) + ["steps run"]
+    body = [[r["name"], r["method"], r["budget"], r["rate"]] + ([r["objective"]] if objectives else []) + [r["steps"]]
+            for r in rows]
+    out += _grid(head, body, len(head) - 1) + [""]
     if searches:
         out += ["### Learning-rate search", ""]
         settings: dict[str, list[str]] = {}

@@ -86,6 +86,9 @@ class Run:
     search: dict[str, Any] = field(default_factory=dict)
     method_info: dict[str, Any] = field(default_factory=dict)
     spec: dict[str, Any] = field(default_factory=dict)
+    # preference stages, per step on the training batches: {"step", "chosen_reward", "rejected_reward",
+    # "margin", "accuracy"} (the record's preference_curve; charts.py draws margin and accuracy)
+    preference_curve: list[dict[str, float]] = field(default_factory=list)
 
 
 @dataclass

@@ -256,7 +256,8 @@ def _rows(records: list[Record], columns: list[Column]) -> list[Row]:
             runs.append(Run(record.variant_id, record.seed, record.status, record.error, cells,
                             [(step, loss) for step, loss in record.train_curve], record.contamination,
                             record.empty_predictions, record.started_at,
-                            record.finished_at, vs_best, record.env, record.search, record.method_info, record.spec))
+                            record.finished_at, vs_best, record.env, record.search, record.method_info, record.spec,
+                            preference_curve=list(record.preference_curve)))
         row = Row(f"{model}/{name}", name, model, group[0].method, group[0].params, runs)
         row.cells = {c.key: cell for c in columns
                      if (cell := _fold([r.cells.get(c.key) for r in runs], c.kind)) is not None}

@@ -48,7 +48,7 @@ EVAL_TOKENS = 512  # positions per evaluated example assumed for the scoring log
 class Estimate:
     bytes: int
     source: str  # "estimate" or "resources.gpu_memory"
-    parts: dict[str, int]  # weights, gradients, optimizer, activations
+    parts: dict[str, int]  # weights, gradients, optimizer, activations (and a preference stage's reference copy)
 
 
 def shape_of(ref: str, base_dir: Path) -> dict[str, Any] | None:
@@ -101,9 +101,15 @@ def estimate(variant: Variant) -> Estimate | None:
     heads = shape.get("num_attention_heads") or shape.get("num_heads") or 1
     layers: int = shape.get("num_hidden_layers") or shape.get("num_layers") or 0
     world = variant.world_size
-    activations = optimizer = 0.0
-    for stage in variant.stages:
+    activations = optimizer = reference = 0.0
+    for i, stage in enumerate(variant.stages):
         b, s = -(-stage.batch_size // world), stage.max_length
+        if stage.objective == "dpo":  # a batch of pairs is twice as many sequences
+            b *= 2
+            # the reference: a copy of the trained weights, unless adapters are disabled for it (a
+            # first stage's) or the loss has none (harness/train/preference.py)
+            copied = stage.loss_type not in ("simpo", "orpo") and (trains == "all" or i > 0)
+            reference = max(reference, trainable * param_bytes if copied else 0.0)
         per_layer = s * b * h * (34 + 5 * heads * s / h) * (1 if stage.precision in ("bf16", "fp16", "auto") else 2)
         backward = trains != "none" and trains != "head"
         activations = max(activations, (layers * per_layer if backward else 0) + 8 * s * b * shape["vocab_size"])
@@ -114,5 +120,6 @@ def estimate(variant: Variant) -> Estimate | None:
     # Scoring log-likelihoods computes a logit for every position of a batch.
     scoring = max((4 * ev.batch_size * EVAL_TOKENS * shape["vocab_size"] for ev in variant.evals), default=0)
     parts = {"weights": int(weights), "gradients": int(trainable * param_bytes if variant.stages else 0),
-             "optimizer": int(optimizer), "activations": int(max(activations, scoring))}
+             "optimizer": int(optimizer), "activations": int(max(activations, scoring)),
+             **({"reference": int(reference)} if reference else {})}
     return Estimate(sum(parts.values()), "estimate", parts)

@@ -32,7 +32,7 @@ from harness.errors import HarnessError
 from harness.evaluate import drift, shards
 from harness.evaluate import shots as in_context
 from harness.evaluate.contamination import contaminated, training_values
-from harness.evaluate.scoring import evaluate
+from harness.evaluate.scoring import before_tuning, evaluate
 from harness.logs import setup_logging
 from harness.methods.base import ApplyContext, count_parameters
 from harness.models.family import eval_kinds
@@ -148,6 +148,7 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         elif variant.drift_probe:
             log.info("%s: the drift probe samples a decoder's own text; a %s model has none, so it is skipped",
                      variant.label(), family)
+        before = scores_before_tuning(variant, model, tokenizer, family, device)
         ctx = ApplyContext(steps=sum(st.steps for st in variant.stages), device=device.type, labels=labels, family=family)
         applied = method.apply(model, params, ctx)
         model = applied.model
@@ -173,7 +174,7 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         start = time.perf_counter()
         if rank == 0:
             progress.write_progress(directory, {"phase": "evaluate"})
-        evaluate_all(variant, model, tokenizer, record, directory, device, write=rank == 0)
+        evaluate_all(variant, model, tokenizer, record, directory, device, write=rank == 0, before=before)
         record.templates = template_spread(variant, record)
         shards.split_across(0, 1)  # the drift probe's samples are each rank's own: scored whole
         if samples is not None:
@@ -244,9 +245,22 @@ def resolve_chat(variant: Variant, tokenizer) -> Variant:
     return variant.model_copy(update={"stages": stages, "evals": evals})
 
 
-def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: Path, device, write: bool = True) -> None:
+def scores_before_tuning(variant: Variant, model, tokenizer, family: str, device) -> dict[str, object]:
+    """What evals of kinds that compare with the untuned model (meta before_tuning: a
+    preference eval's rewards) score on the model as loaded, by eval name."""
+    out: dict[str, object] = {}
+    for ev in variant.evals:
+        if EVAL_KINDS.meta(ev.kind, "before_tuning") and ev.kind in eval_kinds(family):
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=variant.eval_dtype == "bf16"):
+                out[ev.name] = before_tuning(model, tokenizer, ev, Path(variant.base_dir))
+    return out
+
+
+def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: Path, device, write: bool = True,
+                 before: dict[str, object] | None = None) -> None:
     """Every eval (under bf16 autocast if eval_dtype says so), its predictions saved (unless
-    `write` is off: a rank other than 0), and how many of its examples the training data contains."""
+    `write` is off: a rank other than 0), and how many of its examples the training data
+    contains. `before`: scores_before_tuning's, for the evals that compare with the untuned model."""
     base_dir = Path(variant.base_dir)
     seen = training_values(variant.stages, base_dir) if variant.stages else set()
     examples = in_context.draw(variant.shots, base_dir) if variant.shots else None
@@ -260,7 +274,8 @@ def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: 
             raise HarnessError(f"eval {ev.name!r} is {ev.kind}, which a {family} model cannot be scored by; "
                                f"its evals are {' or '.join(eval_kinds(family))}")
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
-            scores, predictions = evaluate(model, tokenizer, ev, base_dir, shots=examples)
+            scores, predictions = evaluate(model, tokenizer, ev, base_dir, shots=examples,
+                                           **({"before": before[ev.name]} if before and ev.name in before else {}))
         if examples and all("shots" in row for row in predictions):  # how many examples each prompt kept
             kept = [row["shots"] for row in predictions]
             record.method_info["shots"]["evals"][ev.name] = {"min": min(kept, default=0),
@@ -340,6 +355,7 @@ def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cos
         seconds += result.seconds
         record.train_curve += result.loss_curve
         record.validation_curve += result.validation_curve
+        record.preference_curve += result.preference_curve
         record.precision = result.precision
         record.dtypes.update(compute=result.precision, optimizer=result.optimizer, optimizer_state=result.optimizer_state)
         stage_examples = result.steps * cfg.batch_size * cfg.grad_accum
@@ -363,6 +379,8 @@ def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cos
             **({"budget": derived.record()} if derived is not None else {}),
             **({"events": result.events} if result.events else {}),
             **({"best_step": result.best_step} if result.best_step is not None else {}),
+            **({"objective": cfg.objective, "loss_type": cfg.loss_type, "beta": cfg.beta, "reference": result.reference}
+               if cfg.objective != "sft" else {}),
         })
     record.method_info["stages"] = stages_info
     resumed = [s for st in stages_info for s, what in st.get("events", []) if what == checkpoint.RESUMED]

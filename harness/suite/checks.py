@@ -128,9 +128,11 @@ class _Checker:
         template = block.get("template", inherited.get("template") if "data" not in block else None)
         label = block.get("label", inherited.get("label"))
         extra = {f"{path}.label": {label}} if isinstance(label, str) else None
-        if isinstance(block.get("data"), str):
-            self.data(path, block["data"], block.get("split", inherited.get("split", "train")), template, extra,
-                      block.get("columns", inherited.get("columns")))
+        preference = block.get("objective", inherited.get("objective")) == "dpo"
+        data = block.get("data", inherited.get("data") if preference else None)  # a dpo stage reads pairs: check them
+        if isinstance(data, str):
+            self.data(path, data, block.get("split", inherited.get("split", "train")), template, extra,
+                      block.get("columns", inherited.get("columns")), preference=preference)
         elif "data" in block or "mixture" in block:
             pass  # the block brings its own data: nothing inherited to re-check
         for k, item in enumerate(_sequence(block.get("mixture"))):
@@ -334,9 +336,11 @@ class _Checker:
             return None
 
     def data(self, path: str, ref: str, split: Any, template: Any, extra_fields: dict[str, set[str]] | None = None,
-             mapping: Any = None, prompt_only: bool = False) -> None:
+             mapping: Any = None, prompt_only: bool = False, preference: bool = False) -> None:
         """The data exists, the split can be read, and the template's fields are columns (its
-        prompt's alone when the completion is not rendered: an eval with references)."""
+        prompt's alone when the completion is not rendered: an eval with references).
+        Preference pairs need chosen and rejected columns; without a template their prompt
+        column may be left out (it is then the turns both answers share)."""
         if ref.startswith("builtin:") and ref[8:] not in TASKS:
             self.problem(f"{path}.data", TASKS.unknown_message(ref[8:]))
             return
@@ -360,12 +364,19 @@ class _Checker:
             columns = columns | set(mapping)
         several = isinstance(template, list)
         checks = list((extra_fields or {}).items())
-        for k, one in enumerate(template if several else [template]):
+        if preference:
+            prompt_only = True
+            missing = sorted({"chosen", "rejected"} - columns)
+            if missing:
+                self.problem(f"{path}.data", f"preference pairs need the column(s) {', '.join(missing)}; {ref} has: "
+                                             f"{', '.join(sorted(columns))} (map yours with columns:)")
+        implicit = preference and template is None and "prompt" not in columns and not ref.startswith("builtin:")
+        for k, one in enumerate([] if implicit else template if several else [template]):  # implicit: from the answers
             where = f"{path}.template[{k}]" if several else f"{path}.template"
             try:
                 if isinstance(one, dict) and "text" in one:  # learned whole: no prompt part
                     one = {"prompt": "", "completion": one["text"]}
-                chosen = parse_template(one) if one is not None else default_template(ref)
+                chosen = parse_template(one) if one is not None else default_template(ref, preference)
                 if prompt_only:
                     chosen = parse_template({"prompt": chosen.prompt})
             except HarnessError as err:

@@ -27,6 +27,7 @@ from harness.data.templates import parse_template
 from harness.registry import EVAL_KINDS, METHODS
 from harness.suite.schema import (
     CHECKPOINT_SETTINGS,
+    PREFERENCE_SETTINGS,
     TEMPLATE_MARK,
     TRAIN_FIELDS,
     EvalSpec,
@@ -134,21 +135,21 @@ def _finish(spec: TrainSpec) -> TrainSpec:
     if spec.mixture is not None:
         mixture = [m.model_copy(update={"template": template_of(m.template, m.data)}) for m in spec.mixture]
         return spec.model_copy(update={"mixture": mixture, "template": None})
-    return spec.model_copy(update={"template": template_of(spec.template, spec.data)})
+    return spec.model_copy(update={"template": template_of(spec.template, spec.data, spec.objective != "sft")})
 
 
-def template_of(value: Any, data_ref: str | None) -> Any:
+def template_of(value: Any, data_ref: str | None, preference: bool = False) -> Any:
     """The template a variant uses, resolved to its two parts (so the id sees the text); a
     list of several stays a list of them (a list of one is that one).
 
     A `text` template is learned whole: it becomes an empty prompt and the text as completion.
     """
     if isinstance(value, list):
-        resolved = [template_of(v, data_ref) for v in value]
+        resolved = [template_of(v, data_ref, preference) for v in value]
         return resolved if len(resolved) > 1 else resolved[0]
     if isinstance(value, TemplateSpec):
         return TemplateSpec(prompt="", completion=value.text) if value.text is not None else value
-    t = parse_template(value) if value is not None else default_template(data_ref or "")
+    t = parse_template(value) if value is not None else default_template(data_ref or "", preference)
     return TemplateSpec(prompt=t.prompt, completion=t.completion)
 
 
@@ -186,7 +187,7 @@ def _variant(suite: Suite, base_dir: Path, model: str, method: str, name: str, p
     evals = []
     for ev in suite.evals:
         chosen = ev.template if ev.template is not None else (suite_train.template if suite_train else None)
-        template = template_of(chosen, ev.data)
+        template = template_of(chosen, ev.data, ev.kind == "preference")
         chat_on = eval_chat(ev, suite_train, chat)
         if isinstance(template, list):  # scored once per template: NAME@1, NAME@2... (a name never has "@")
             evals += [ev.model_copy(update={"name": f"{ev.name}{TEMPLATE_MARK}{j}", "template": t, "chat": chat_on})
@@ -221,7 +222,7 @@ def variant_id(body: dict[str, Any]) -> str:
             del stage["optimizer"]
         if stage.get("budget") is None:
             stage.pop("budget", None)
-        for setting in CHECKPOINT_SETTINGS:
+        for setting in CHECKPOINT_SETTINGS + (PREFERENCE_SETTINGS if stage.get("objective", "sft") == "sft" else ()):
             stage.pop(setting, None)
         stage["data"] = portable(stage["data"])
         for item in stage["mixture"] or []:

@@ -143,6 +143,17 @@ class TrainSpec(_Strict):
     # setting is part of the variant's id: they change how it runs, not what it computes.
     checkpoint_every: int | None = Field(default=None, gt=0)
     keep_checkpoints: bool = False  # keep the last checkpoint once the record is written (default: removed)
+    # What the stage minimises. sft: the cross-entropy of the completion (supervised tuning).
+    # dpo: a preference loss on rows of prompt, chosen and rejected (harness/train/preference.py),
+    # trl's formula named by loss_type; the reference is the model this stage starts from.
+    objective: Literal["sft", "dpo"] = "sft"
+    # sigmoid is DPO (Rafailov et al., 2023); the others as trl implements them. simpo and orpo
+    # need no reference model (they compare the policy's own length-normalised log-probabilities).
+    loss_type: Literal["sigmoid", "ipo", "hinge", "robust", "bco_pair", "sppo_hard", "nca_pair", "apo_zero",
+                       "apo_down", "simpo", "orpo"] = "sigmoid"
+    beta: float = Field(default=0.1, gt=0)  # DPO's beta (trl's default); ipo's tau; orpo's lambda
+    label_smoothing: float = Field(default=0.0, ge=0, lt=0.5)  # robust: the share of labels taken to be flipped
+    simpo_gamma: float = Field(default=0.5, ge=0)  # simpo: the target reward margin (trl's default)
 
     def datasets(self) -> list[MixtureItem]:
         """What this stage trains on, each dataset as a mixture item (plain data is a mixture
@@ -165,6 +176,18 @@ class TrainSpec(_Strict):
                 raise ValueError("select_best needs a validation block")
             if self.select_best != "loss" and self.select_best not in self.validation.metrics:
                 raise ValueError(f"select_best must be 'loss' or one of validation.metrics, got {self.select_best!r}")
+        if self.objective == "sft":
+            changed = [k for k in PREFERENCE_SETTINGS[1:] if getattr(self, k) != type(self).model_fields[k].default]
+            if changed:
+                raise ValueError(f"{', '.join(changed)} set a preference loss: add objective: dpo, or leave them out")
+        else:
+            if self.label or self.labels:
+                raise ValueError("objective dpo tunes the language model on preference pairs; label is for linear_probe")
+            if self.validation is not None:
+                raise ValueError("validation checks score the supervised loss; score a dpo stage with an eval of "
+                                 "kind: preference on held-out pairs instead")
+            if self.label_smoothing and self.loss_type != "robust":
+                raise ValueError(f"label_smoothing applies to loss_type robust, not {self.loss_type}")
         if self.checkpoint_every is not None and self.budget is not None and self.budget.kind == "seconds":
             raise ValueError("checkpoint_every cannot resume a seconds budget exactly (the steps it reaches depend on "
                              "the clock): give a steps or tokens budget, or leave checkpoint_every out")
@@ -231,6 +254,8 @@ TRAIN_FIELDS = frozenset(TrainSpec.model_fields)
 # How a run is saved, not what it computes: out of a variant's id (plan.py) and of a
 # checkpoint's fingerprint (train/checkpoint.py), so changing them keeps both.
 CHECKPOINT_SETTINGS = ("checkpoint_every", "keep_checkpoints")
+# A preference loss's settings: out of a supervised stage's id, so adding them kept every id.
+PREFERENCE_SETTINGS = ("objective", "loss_type", "beta", "label_smoothing", "simpo_gamma")
 
 
 class SearchSpec(_Strict):

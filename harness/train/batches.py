@@ -10,31 +10,38 @@ batches, and shuffle the batches, so padding stays small while the order stays r
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from harness.errors import HarnessError
 from harness.models import abilities
+from harness.train.budget import length
 
 IGNORE = -100  # torch.nn.CrossEntropyLoss's default ignore_index
 MEGA_BATCH = 50  # batches per sorted mega-batch, as in transformers' LengthGroupedSampler
 
 
-def chat_prompt(tokenizer, prompt: str) -> str:
-    """The prompt as a user turn in the model's chat template, ready for the answer."""
+def chat_prompt(tokenizer, prompt: str | Sequence[dict[str, str]]) -> str:
+    """The prompt as a user turn in the model's chat template (or, given chat messages, those
+    turns), ready for the answer."""
     if not getattr(tokenizer, "chat_template", None):
-        raise HarnessError("chat: true, but this model's tokenizer has no chat template; set chat: false")
-    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
+        what = "the data is chat messages" if not isinstance(prompt, str) else "chat: true"
+        raise HarnessError(f"{what}, but this model's tokenizer has no chat template; "
+                           + ("use a model that has one" if not isinstance(prompt, str) else "set chat: false"))
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def encode(tokenizer, prompt: str, completion: str, max_length: int, chat: bool = False) -> dict[str, list[int]] | None:
+def encode(tokenizer, prompt: str | Sequence[dict[str, str]], completion: str, max_length: int,
+           chat: bool = False) -> dict[str, list[int]] | None:
     """Token ids and labels for one example; None when truncation leaves no completion token.
 
-    A chat-templated prompt carries its own special tokens, so none are added to it.
+    A chat-templated prompt carries its own special tokens, so none are added to it; a
+    prompt given as chat messages always goes through the chat template.
     """
-    if chat:
+    if chat or not isinstance(prompt, str):
         prompt_ids = tokenizer(chat_prompt(tokenizer, prompt), add_special_tokens=False)["input_ids"]
     else:
         prompt_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
@@ -142,7 +149,7 @@ def batches(sources: list[Source], batch_size: int, seed: int, by_length: bool =
         if not by_length:
             yield draw(batch_size)
             continue
-        mega = sorted(draw(mega_size), key=lambda e: len(e["input_ids"]), reverse=True)
+        mega = sorted(draw(mega_size), key=length, reverse=True)
         chunks = [mega[i : i + batch_size] for i in range(0, len(mega), batch_size)]
         rng.shuffle(chunks)
         yield from chunks

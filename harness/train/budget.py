@@ -40,9 +40,16 @@ class Derived:
         return {k: (round(v, 1) if isinstance(v, float) else v) for k, v in asdict(self).items() if v is not None}
 
 
+def length(example: dict) -> int:
+    """An example's tokens: its sequence's, or a preference pair's two sequences' together."""
+    if "input_ids" in example:
+        return len(example["input_ids"])
+    return sum(len(example[k]["input_ids"]) for k in ("chosen", "rejected"))
+
+
 def lengths(sources) -> list[tuple[list[int], float]]:
     """Each source's example lengths in tokens, with its mixture weight: what a budget sizes by."""
-    return [([len(e["input_ids"]) for e in src.examples], src.weight) for src in sources]
+    return [([length(e) for e in src.examples], src.weight) for src in sources]
 
 
 def tokens_per_step(cfg: TrainSpec, lengths: list[tuple[list[int], float]]) -> float:

@@ -34,6 +34,7 @@ from harness.train import checkpoint, optimizers
 from harness.train.batches import Source, batches, collate, loss_items
 from harness.train.objectives import sft_loss
 from harness.train.parallel import for_this_process
+from harness.train.preference import Reference, check_supported, collate_pairs, preference_loss
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,10 @@ class TrainResult:
     events: list[tuple[int, str]] = field(default_factory=list)  # (step, what happened), e.g. unfreezing
     validation_curve: list[dict] = field(default_factory=list)  # {"step": s, "loss": x, metric: y}
     best_step: int | None = None  # with select_best: the step whose weights the model ends with
+    # objective dpo: per step, the training batches' mean chosen and rejected rewards, their
+    # margin and the share of pairs ranked right (harness/train/preference.py)
+    preference_curve: list[dict] = field(default_factory=list)
+    reference: dict | None = None  # objective dpo: what the reference model was, and its bytes
 
     @property
     def tokens_per_second(self) -> float:
@@ -126,9 +131,19 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
 
     trained, optimizer = parallel.prepare(model, optimizer)
     selective = keeps_logits(model)  # the output head at completion tokens only (objectives.py)
+    reference = None
+    if cfg.objective == "dpo":
+        check_supported(model, cfg, parallel.world)
+        # The model this stage starts from: taken before a checkpoint's weights are loaded,
+        # so it could not be that model on a resume.
+        reference = Reference.for_stage(model, cfg, step_offset == 0, params)
+        if checkpoints is not None and reference.saved:
+            raise HarnessError("checkpoint_every cannot resume a dpo stage whose reference is the weights it started "
+                               "from (full fine-tuning, or a stage after another): leave checkpoint_every out")
 
     result = TrainResult(steps=cfg.steps, seconds=0.0, tokens=0, precision=precision, groups=groups,
-                         optimizer=optimizer_name, optimizer_state=state)
+                         optimizer=optimizer_name, optimizer_state=state,
+                         reference=reference.describe() if reference is not None else None)
     best = _Best(cfg.select_best, params) if cfg.select_best else None
 
     def validate(step: int) -> None:
@@ -173,7 +188,11 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
         if applied.on_step is not None and (note := applied.on_step(step)):
             result.events.append((step, note))
         step_loss = 0.0
-        for micro in range(cfg.grad_accum):
+        if reference is not None:  # a preference step (one process: check_supported)
+            step_loss, stats = _preference_step(trained, stream, reference, cfg, tokenizer.pad_token_id, device,
+                                                parallel, selective, result)
+            result.preference_curve.append({"step": step, **stats})
+        for micro in range(cfg.grad_accum if reference is None else 0):
             batch = {k: v.to(device) for k, v in collate(parallel.share(next(stream)), tokenizer.pad_token_id).items()}
             items = loss_items(batch, model)
             all_items, tokens = parallel.total([items, int(batch["attention_mask"].sum())])
@@ -223,6 +242,24 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
     result.seconds = earlier + time.perf_counter() - start
     model.eval()
     return result
+
+
+def _preference_step(model, stream, reference: Reference, cfg: TrainSpec, pad: int, device, parallel, selective: bool,
+                     result: TrainResult) -> tuple[float, dict[str, float]]:
+    """One optimizer step's gradients from cfg.grad_accum micro-batches of pairs: (its loss,
+    the mean of trl's training metrics over them)."""
+    step_loss, totals = 0.0, {}
+    for _ in range(cfg.grad_accum):
+        batch = {k: v.to(device) for k, v in collate_pairs(next(stream), pad).items()}
+        with parallel.autocast():
+            loss, stats = preference_loss(model, batch, reference, cfg, selective)
+            loss = loss / cfg.grad_accum
+        parallel.backward(loss)
+        step_loss += loss.item()
+        result.tokens += int(batch["attention_mask"].sum())
+        for k, v in stats.items():
+            totals[k] = totals.get(k, 0.0) + v / cfg.grad_accum
+    return step_loss, {k: round(v, 6) for k, v in totals.items()}
 
 
 class _Clock:

@@ -16,12 +16,14 @@ import torch
 
 from harness.data import sources as data_sources
 from harness.data.builtin import default_template
+from harness.data.preferences import preference_pairs
 from harness.data.templates import Template, per_row, render
 from harness.errors import HarnessError
 from harness.models.abilities import keeps_logits
 from harness.suite.schema import TemplateSpec, TrainSpec
 from harness.train.batches import Source, collate, encode, encode_class, encode_seq2seq, loss_items
 from harness.train.objectives import sft_loss
+from harness.train.preference import encode_pair
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +81,30 @@ def encode_pairs(tokenizer, pairs: list[tuple[str, str]], cfg: TrainSpec, name: 
     return examples
 
 
+def preference_examples(tokenizer, d, cfg: TrainSpec, base_dir: Path, family: str) -> list[dict]:
+    """A preference stage's encoded pairs of one dataset (harness/train/preference.py)."""
+    if family != "causal":
+        raise HarnessError(f"{d.data}: objective dpo tunes a decoder's answers; a {family} model has none to compare")
+    templates = [Template(t.prompt, t.completion) for t in (d.template if isinstance(d.template, list) else [d.template])]
+    pairs = preference_pairs(d.data, d.split, base_dir, d.limit, templates, d.columns)
+    encoded = [encode_pair(tokenizer, p, cfg.max_length, bool(cfg.chat)) for p in pairs]
+    examples = [e for e in encoded if e is not None]
+    if len(examples) < len(pairs):
+        log.warning("%s: %d of %d pairs had an answer cut to nothing by max_length=%d; skipped",
+                    d.data, len(pairs) - len(examples), len(pairs), cfg.max_length)
+    if not examples:
+        raise HarnessError(f"{d.data}: no pair fits max_length={cfg.max_length} with a token of each answer")
+    return examples
+
+
 def stage_sources(cfg: TrainSpec, tokenizer, base_dir: Path, labels: tuple[str, ...] | None = None,
                   family: str = "causal") -> list[Source]:
     """One Source for plain data, one per dataset for a mixture (limit applies to each)."""
     out = []
     for d in cfg.datasets():
+        if cfg.objective == "dpo":
+            out.append(Source(f"{d.data} ({d.split})", preference_examples(tokenizer, d, cfg, base_dir, family), d.weight))
+            continue
         pairs = render_pairs(d.data, d.split, d.template, base_dir, d.limit, cfg.label, d.columns)
         out.append(Source(f"{d.data} ({d.split})", encode_pairs(tokenizer, pairs, cfg, d.data, labels, family), d.weight))
     return out

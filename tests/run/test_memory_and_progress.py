@@ -41,6 +41,16 @@ def test_estimate_worked_out_by_hand(write_suite):
     assert estimate(plan(load_suite(write_suite(stated)))[0]).bytes == int(1.5 * 2**30)
 
 
+def test_a_preference_stage_doubles_the_sequences_and_counts_its_reference(write_suite):
+    dpo = TINY_SUITE.replace("  data: builtin:data2text\n  limit: 16", "  data: builtin:faithfulness\n  objective: dpo\n  limit: 16")
+    found = {v.name: v for v in plan(load_suite(write_suite(dpo)))}
+    # A pair is two sequences: batch 2 of pairs is 4 sequences, twice the activations above
+    # (2 x 4,849,664 for the layers, plus logits 8*128*4*259 = 1,060,864).
+    assert estimate(found["lora-r4"]).parts["activations"] == 2 * 4_849_664 + 1_060_864
+    assert "reference" not in estimate(found["lora-r4"]).parts  # a first stage's base: adapters disabled
+    assert estimate(found["full"]).parts["reference"] == 428_800  # a frozen fp32 copy of every weight
+
+
 def test_time_left_from_progress_by_hand():
     training = Running("a", "cuda:0", 30.0, {"phase": "train", "step": 10, "total": 40, "loss": 1.0, "tokens_per_second": 5.0})
     loading = Running("b", "cuda:1", 5.0, None)

@@ -4,8 +4,9 @@ A suite names one as `builtin:NAME`. Each task brings its splits, a generator ve
 (part of the data fingerprint), a default prompt template and, for generation tasks, the
 field holding several references per example.
 
-Tasks so far: data2text (generation), sentiment (classification) and arithmetic
-(multiple choice, MMLU-style: a retention check). Later tasks are
+Tasks so far: data2text (generation), sentiment (classification), arithmetic
+(multiple choice, MMLU-style: a retention check) and faithfulness (preference pairs over
+data2text's records: chosen vs rejected, for DPO and preference evals). Later tasks are
 added the same way: write harness/data/builtin/NAME.py with GENERATOR_VERSION and
 generate(split), add a BuiltinTask below, and add one line to harness/catalog.py so
 `harness ls tasks` lists it.
@@ -16,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.data.builtin import arithmetic, data2text, sentiment
-from harness.data.templates import DEFAULT_TEMPLATE, Template
+from harness.data.builtin import arithmetic, data2text, faithfulness, sentiment
+from harness.data.templates import DEFAULT_TEMPLATE, PREFERENCE_TEMPLATE, Template
 from harness.errors import HarnessError
 
 
@@ -63,6 +64,19 @@ ARITHMETIC = BuiltinTask(
     references_field=None,
 )
 
+FAITHFULNESS = BuiltinTask(
+    name="faithfulness",
+    help="preference pairs: a faithful restaurant description (chosen) vs one with a contradicted or unsupported attribute (rejected); DPO, preference evals",
+    splits=tuple(faithfulness.SPLIT_SIZES),
+    version=faithfulness.GENERATOR_VERSION,
+    generate=faithfulness.generate,
+    # Supervised tuning on it learns the chosen answer; a preference stage renders only the
+    # prompt and reads the chosen and rejected columns.
+    default_template=Template(prompt="Describe this restaurant in one sentence.\n{{input}}\n", completion="{{chosen}}"),
+    references_field=None,
+)
+
+
 def task(name: str) -> BuiltinTask:
     """The task `builtin:NAME` names: a registered task (built in here, or a plugin's)."""
     from harness.registry import TASKS
@@ -72,9 +86,10 @@ def task(name: str) -> BuiltinTask:
     return TASKS.load(name)
 
 
-def default_template(data_ref: str) -> Template:
+def default_template(data_ref: str, preference: bool = False) -> Template:
     """The template a data reference is read with when a suite gives none: a built-in
-    task's own, else the generic {{input}} -> {{output}}."""
+    task's own, else the generic {{input}} -> {{output}} (for preference pairs, {{prompt}}:
+    their answers are the chosen and rejected columns)."""
     if data_ref.startswith("builtin:") and data_ref[8:]:
         return task(data_ref[8:]).default_template
-    return DEFAULT_TEMPLATE
+    return PREFERENCE_TEMPLATE if preference else DEFAULT_TEMPLATE

@@ -209,4 +209,23 @@
   }
   lossLog.addEventListener("change", drawLoss);
   drawLoss();
+
+  // Preference training: reward margin and accuracy per step (only where a record has them).
+  function drawPreference(id, field, title, accuracy) {
+    const canvas = document.getElementById(id);
+    if (!canvas || !charts.preference.length) return;
+    const datasets = charts.preference.map((c) => {
+      const l = look.get(c.row);
+      return { type: "line", label: c.label, data: c[field].map(([x, y]) => ({ x, y })), borderColor: l.color,
+               backgroundColor: l.color, borderDash: l.dash, borderWidth: 1.5, pointRadius: 0, fill: false };
+    });
+    const zero = (ctx) => (ctx.tick && ctx.tick.value === 0 ? "#5d6677" : "#e5e8ee");
+    const y = accuracy ? { ...axis(title, "", false), min: 0, max: 1 } : { ...axis(title, "", false), grid: { color: zero } };
+    new Chart(canvas, {
+      data: { datasets },
+      options: { interaction: { mode: "nearest", intersect: false }, scales: { x: axis("step", "", false), y } },
+    });
+  }
+  drawPreference("chart-preference-margin", "margin", "reward margin (chosen - rejected)", false);
+  drawPreference("chart-preference-accuracy", "accuracy", "accuracy (share of pairs)", true);
 })();
