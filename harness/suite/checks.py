@@ -129,7 +129,8 @@ class _Checker:
         label = block.get("label", inherited.get("label"))
         extra = {f"{path}.label": {label}} if isinstance(label, str) else None
         preference = block.get("objective", inherited.get("objective")) == "dpo"
-        data = block.get("data", inherited.get("data") if preference else None)  # a dpo stage reads pairs: check them
+        # A block that turns a stage into a dpo one reads its inherited data as pairs: check them.
+        data = block.get("data", inherited.get("data") if preference and "objective" in block else None)
         if isinstance(data, str):
             self.data(path, data, block.get("split", inherited.get("split", "train")), template, extra,
                       block.get("columns", inherited.get("columns")), preference=preference)
@@ -185,6 +186,11 @@ class _Checker:
                 continue  # resolved_stages reports it
             if len(stages) > 1:
                 self.problem(path, f"methods[{i}] trains in {len(stages)} stages; a search tunes the rate of one stage")
+                continue
+            if stages[0].objective != "sft":
+                self.problem(path, f"methods[{i}] trains on preferences (objective {stages[0].objective}); a search scores "
+                                   "the supervised loss or generations, which a preference loss does not optimise: set "
+                                   "its learning rate instead")
                 continue
             data = search_data(search, stages)
             if data is None:

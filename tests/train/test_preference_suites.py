@@ -39,6 +39,8 @@ def test_a_preference_suite_validates(write_suite):
      "methods[0].train", "label_smoothing applies to loss_type robust"),
     (("train: {objective: dpo, loss_type: ipo}", "train: {objective: dpo, loss_type: kto}"),
      "methods[0].train.loss_type", "sigmoid"),
+    (("train: {objective: dpo, loss_type: ipo}", "train: {objective: dpo}\n    search: {learning_rate: [1.0e-4, 1.0e-3]}"),
+     "methods[0].search", "trains on preferences"),
 ])
 def test_bad_preference_stages_exit_2_naming_the_place(write_suite, tmp_path, change, path, message):
     (tmp_path / "pairs.jsonl").write_text(json.dumps({"prompt": "Q", "chosen": "a"}) + "\n", encoding="utf-8")
