@@ -251,8 +251,10 @@ def _preference_step(model, stream, reference: Reference, cfg: TrainSpec, pad: i
     step_loss, totals = 0.0, {}
     for _ in range(cfg.grad_accum):
         batch = {k: v.to(device) for k, v in collate_pairs(next(stream), pad).items()}
+        with parallel.autocast():  # a region of its own (preference_loss says why)
+            ref = reference.logps(batch, selective)
         with parallel.autocast():
-            loss, stats = preference_loss(model, batch, reference, cfg, selective)
+            loss, stats = preference_loss(model, batch, ref, cfg, selective)
             loss = loss / cfg.grad_accum
         parallel.backward(loss)
         step_loss += loss.item()

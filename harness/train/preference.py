@@ -189,10 +189,15 @@ class Reference:
         return sums.chunk(2)
 
 
-def preference_loss(model, batch: dict[str, torch.Tensor], reference: Reference, cfg: TrainSpec,
-                    selective: bool) -> tuple[torch.Tensor, dict[str, float]]:
-    """The batch's mean loss over its pairs, and trl's training metrics of the batch."""
-    ref = reference.logps(batch, selective)  # first: under no_grad, nothing of it is kept for backward
+def preference_loss(model, batch: dict[str, torch.Tensor], ref: tuple[torch.Tensor, torch.Tensor] | None,
+                    cfg: TrainSpec, selective: bool) -> tuple[torch.Tensor, dict[str, float]]:
+    """The batch's mean loss over its pairs, and trl's training metrics of the batch; `ref`:
+    the reference's log-probabilities of its chosen and rejected answers (Reference.logps).
+
+    Take those in an autocast region of their own: autocast caches the low-precision copy of
+    each trained weight until its region ends, so a reference pass over swapped-in weights
+    in the policy's region would hand the policy the reference's copies (no change, no
+    gradient)."""
     sums, counts = sequence_logps(model, batch, selective)
     chosen, rejected = sums.chunk(2)
     chosen_n, rejected_n = counts.chunk(2)

@@ -68,7 +68,7 @@ def test_dpo_losses_equal_trls_dpo_trainer(loss_type):
     theirs = copy.deepcopy(model)  # trl patches the forward of the model it is given
     batch = _batch(tokenizer)
 
-    ours, stats = preference_loss(model, batch, reference, cfg, selective=True)
+    ours, stats = preference_loss(model, batch, reference.logps(batch, True), cfg, selective=True)
     ours.backward()
 
     args = DPOConfig(output_dir=tempfile.mkdtemp(), report_to=[], use_cpu=True, bf16=False, beta=cfg.beta, loss_type=[loss_type],
@@ -172,9 +172,12 @@ def test_lora_reference_is_the_base_with_adapters_disabled_and_step_0_loss_is_lo
     assert result.preference_curve[0]["margin"] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_after_sft_the_reference_is_the_model_sft_left():
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_after_sft_the_reference_is_the_model_sft_left(precision):
     """SFT moves the adapters; the DPO stage after it starts at loss log 2 against the
-    post-SFT weights, where the base (adapters disabled) would give another loss."""
+    post-SFT weights, where the base (adapters disabled) would give another loss, and then
+    moves away from it, under bf16 autocast too (whose cache of low-precision weights once
+    gave the policy the reference's: loss log 2 at every step)."""
     model, tokenizer = tiny_random_llama()
     applied = _lora(model)
     sft = TrainSpec(steps=3, batch_size=3, learning_rate=5e-2, precision="fp32")
@@ -183,13 +186,34 @@ def test_after_sft_the_reference_is_the_model_sft_left():
     sft_source = [Source("sft", [encode(tokenizer, p.prompt, p.chosen, 64) for p in PAIRS])]
     train(applied, tokenizer, sft_source, sft, seed=0)
     batch = _batch(tokenizer)
-    cfg = TrainSpec(objective="dpo", steps=1, batch_size=3, learning_rate=1e-2, precision="fp32")
+    cfg = TrainSpec(objective="dpo", steps=2, batch_size=3, learning_rate=1e-2, precision=precision)
     base = Reference.for_stage(applied.model, cfg, first_stage=True, trained=[])
-    against_base, _ = preference_loss(applied.model, batch, base, cfg, selective=True)
+    against_base, _ = preference_loss(applied.model, batch, base.logps(batch, True), cfg, selective=True)
     assert abs(against_base.item() - math.log(2)) > 1e-3  # SFT moved the model away from the base
 
     result = train(applied, tokenizer, _source(tokenizer), cfg, seed=0, step_offset=3)
     assert result.reference["kind"] == "weights at stage start"
+    assert result.loss_curve[1][1] != pytest.approx(math.log(2), abs=1e-3)  # and then it learns
     trained = sum(p.numel() * p.element_size() for p in applied.model.parameters() if p.requires_grad)
     assert result.reference["bytes"] == trained  # a copy of the adapters alone
     assert result.loss_curve[0] == (4, pytest.approx(math.log(2), abs=1e-6))
+
+
+@pytest.mark.parametrize("name", [n for n in METHODS.names() if n not in ("baseline", "linear_probe")])
+def test_every_method_trains_on_preferences(name):
+    """The objective is orthogonal to the method: each trains two DPO steps on the tiny model
+    with a finite loss, its reference the adapter-disabled base for peft methods and a copy
+    of what it trains for the others."""
+    model, tokenizer = tiny_random_llama()
+    method = METHODS.load(name)
+    applied = method.apply(model, method.parse({}), ApplyContext(steps=2))
+    cfg = TrainSpec(objective="dpo", steps=2, batch_size=3, precision="fp32",
+                    learning_rate=method.train_defaults.get("learning_rate", 2e-4))
+    result = train(applied, tokenizer, _source(tokenizer), cfg, seed=0)
+    assert all(math.isfinite(loss) for _, loss in result.loss_curve)
+    peft = hasattr(applied.model, "peft_config")
+    assert result.reference["kind"] == ("adapters disabled" if peft else "weights at stage start")
+    if not peft:
+        trained = [p for g in applied.param_groups or [] for p in g.params] or \
+            [p for p in applied.model.parameters() if p.requires_grad]
+        assert result.reference["bytes"] == sum(p.numel() * p.element_size() for p in trained)
