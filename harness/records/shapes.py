@@ -45,6 +45,14 @@ class BudgetShape(BaseModel):
     flops_per_token: float | None = None
 
 
+class ReferenceShape(BaseModel):
+    """method_info.stages[i].reference: a preference stage's reference model (harness/train/preference.py)."""
+
+    model_config = _SHAPE
+    kind: str | None = None
+    bytes: int | None = None
+
+
 class StageShape(BaseModel):
     """spec.stages[i] (a resolved TrainSpec) or method_info.stages[i] (what the stage ran)."""
 
@@ -52,6 +60,10 @@ class StageShape(BaseModel):
     budget: BudgetShape | None = None
     learning_rate: float | None = None
     steps: int | None = None
+    objective: str | None = None  # sft or dpo (older records: none, which is sft)
+    loss_type: str | None = None
+    beta: float | None = None
+    reference: ReferenceShape | None = None
 
 
 class SpecShape(BaseModel):
