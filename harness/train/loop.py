@@ -34,7 +34,7 @@ from harness.train import checkpoint, optimizers
 from harness.train.batches import Source, batches, collate, loss_items
 from harness.train.objectives import sft_loss
 from harness.train.parallel import for_this_process
-from harness.train.preference import Reference, check_supported, collate_pairs, preference_loss
+from harness.train.preference import Reference, check_supported, collate_pairs, preference_terms
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
     selective = keeps_logits(model)  # the output head at completion tokens only (objectives.py)
     reference = None
     if cfg.objective == "dpo":
-        check_supported(model, cfg, parallel.world)
+        check_supported(model)
         # The model this stage starts from: taken before a checkpoint's weights are loaded,
         # so it could not be that model on a resume.
         reference = Reference.for_stage(model, cfg, step_offset == 0, params)
@@ -188,7 +188,7 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
         if applied.on_step is not None and (note := applied.on_step(step)):
             result.events.append((step, note))
         step_loss = 0.0
-        if reference is not None:  # a preference step (one process: check_supported)
+        if reference is not None:  # a preference step
             step_loss, stats = _preference_step(trained, stream, reference, cfg, tokenizer.pad_token_id, device,
                                                 parallel, selective, result)
             result.preference_curve.append({"step": step, **stats})
@@ -247,21 +247,28 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
 def _preference_step(model, stream, reference: Reference, cfg: TrainSpec, pad: int, device, parallel, selective: bool,
                      result: TrainResult) -> tuple[float, dict[str, float]]:
     """One optimizer step's gradients from cfg.grad_accum micro-batches of pairs: (its loss,
-    the mean of trl's training metrics over them)."""
-    step_loss, totals = 0.0, {}
-    for _ in range(cfg.grad_accum):
-        batch = {k: v.to(device) for k, v in collate_pairs(next(stream), pad).items()}
-        with parallel.autocast():  # a region of its own (preference_loss says why)
+    the means of trl's training metrics over its pairs). Each rank takes its share of a
+    micro-batch's pairs and divides its summed loss by the pairs of every rank, times the
+    world size that DDP's average divides out: the gradient of the whole micro-batch's mean,
+    as in one process (the supervised steps' rule, harness/train/parallel.py)."""
+    step_loss, totals, pairs_seen = 0.0, {}, 0.0
+    for micro in range(cfg.grad_accum):
+        batch = {k: v.to(device) for k, v in collate_pairs(parallel.share(next(stream)), pad).items()}
+        with parallel.autocast():  # a region of its own (preference_terms says why)
             ref = reference.logps(batch, selective)
-        with parallel.autocast():
-            loss, stats = preference_loss(model, batch, ref, cfg, selective)
-            loss = loss / cfg.grad_accum
-        parallel.backward(loss)
-        step_loss += loss.item()
-        result.tokens += int(batch["attention_mask"].sum())
-        for k, v in stats.items():
-            totals[k] = totals.get(k, 0.0) + v / cfg.grad_accum
-    return step_loss, {k: round(v, 6) for k, v in totals.items()}
+        syncing = contextlib.nullcontext() if micro == cfg.grad_accum - 1 else parallel.no_sync(model)
+        with syncing:
+            with parallel.autocast():
+                terms = preference_terms(model, batch, ref, cfg, selective)
+                pairs, tokens, n = parallel.total([terms.pairs, terms.nll_tokens, int(batch["attention_mask"].sum())])
+                loss = terms.loss(pairs, tokens) * parallel.world / cfg.grad_accum
+            parallel.backward(loss)
+        step_loss += parallel.total([loss.item()])[0] / parallel.world
+        result.tokens += int(n)
+        pairs_seen += pairs
+        for k, v in zip(terms.stats, parallel.total(list(terms.stats.values()))):
+            totals[k] = totals.get(k, 0.0) + v
+    return step_loss, {k: round(v / pairs_seen, 6) for k, v in totals.items()}
 
 
 class _Clock:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -189,10 +190,29 @@ class Reference:
         return sums.chunk(2)
 
 
-def preference_loss(model, batch: dict[str, torch.Tensor], ref: tuple[torch.Tensor, torch.Tensor] | None,
-                    cfg: TrainSpec, selective: bool) -> tuple[torch.Tensor, dict[str, float]]:
-    """The batch's mean loss over its pairs, and trl's training metrics of the batch; `ref`:
-    the reference's log-probabilities of its chosen and rejected answers (Reference.logps).
+@dataclass
+class PairTerms:
+    """What one batch contributes to a preference step, as sums, so the loss of a batch split
+    across ranks is the loss of the whole: mean = sum / (pairs over every rank)."""
+
+    losses: torch.Tensor  # summed loss of the pairs (with a graph)
+    pairs: int
+    nll: torch.Tensor | None  # orpo: the chosen answers' summed negative log-probability (with a graph)
+    nll_tokens: int  # orpo: how many answer tokens that sum is over
+    stats: dict[str, float]  # trl's metrics summed over the pairs: chosen_reward, rejected_reward, margin, accuracy
+
+    def loss(self, pairs: int | None = None, nll_tokens: int | None = None) -> torch.Tensor:
+        """The mean loss over `pairs` pairs (default: this batch's), plus orpo's supervised loss per answer token."""
+        loss = self.losses / (pairs or self.pairs)
+        if self.nll is not None:
+            loss = loss + self.nll / (nll_tokens or self.nll_tokens)
+        return loss
+
+
+def preference_terms(model, batch: dict[str, torch.Tensor], ref: tuple[torch.Tensor, torch.Tensor] | None,
+                     cfg: TrainSpec, selective: bool) -> PairTerms:
+    """The batch's loss terms and trl's training metrics; `ref`: the reference's
+    log-probabilities of its chosen and rejected answers (Reference.logps).
 
     Take those in an autocast region of their own: autocast caches the low-precision copy of
     each trained weight until its region ends, so a reference pass over swapped-in weights
@@ -203,21 +223,24 @@ def preference_loss(model, batch: dict[str, torch.Tensor], ref: tuple[torch.Tens
     chosen_n, rejected_n = counts.chunk(2)
     losses, chosen_rewards, rejected_rewards = pair_losses(
         cfg, chosen, rejected, *(ref if ref is not None else (None, None)), chosen_n, rejected_n)
-    loss = losses.mean()
-    if cfg.loss_type == "orpo":  # plus the supervised loss of the chosen answers, per answer token
-        loss = loss - chosen.sum() / chosen_n.sum()
+    orpo = cfg.loss_type == "orpo"  # plus the supervised loss of the chosen answers, per answer token
     stats = {
-        "chosen_reward": float(chosen_rewards.mean()),
-        "rejected_reward": float(rejected_rewards.mean()),
-        "margin": float((chosen_rewards - rejected_rewards).mean()),
-        "accuracy": float((chosen_rewards > rejected_rewards).float().mean()),
+        "chosen_reward": float(chosen_rewards.sum()),
+        "rejected_reward": float(rejected_rewards.sum()),
+        "margin": float((chosen_rewards - rejected_rewards).sum()),
+        "accuracy": float((chosen_rewards > rejected_rewards).float().sum()),
     }
-    return loss, stats
+    return PairTerms(losses.sum(), len(losses), -chosen.sum() if orpo else None, int(chosen_n.sum()), stats)
 
 
-def check_supported(model, cfg: TrainSpec, world: int) -> None:
-    """What a preference stage cannot do here, said before it starts."""
-    if world > 1:
-        raise HarnessError("objective dpo trains in one process for now: set resources.gpus to 1 for this variant")
+def preference_loss(model, batch: dict[str, torch.Tensor], ref: tuple[torch.Tensor, torch.Tensor] | None,
+                    cfg: TrainSpec, selective: bool) -> tuple[torch.Tensor, dict[str, float]]:
+    """The batch's mean loss over its pairs, and trl's training metrics of the batch (means)."""
+    terms = preference_terms(model, batch, ref, cfg, selective)
+    return terms.loss(), {k: v / terms.pairs for k, v in terms.stats.items()}
+
+
+def check_supported(model) -> None:
+    """What a preference stage cannot do, said before it starts."""
     if abilities.is_encoder_decoder(model):
         raise HarnessError("objective dpo tunes a decoder (a causal language model); this model is an encoder-decoder")

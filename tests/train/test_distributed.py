@@ -4,7 +4,7 @@ How it starts what it needs: `harness run` through CliRunner on this GPU-less ma
 variant with `resources: {gpus: 2}` is launched by torchrun (harness/run/launch.py) as two
 worker processes that join a gloo process group, and accelerate wraps the model in DDP.
 Each rank trains on its share of every batch; the one-process variant beside it trains on
-the whole batches.
+the whole batches. The same for preference stages (DPO with full fine-tuning, ORPO with LoRA).
 
 Why the tolerance is 1e-5: both runs take the same examples in the same order with the
 same starting weights, and each rank's loss is weighted by its share of the batch's loss
@@ -43,6 +43,10 @@ methods:
   - {name: one, method: full}
   - {name: two, method: full, resources: {gpus: 2}}
   - {name: unfreezing, method: ulmfit, params: {gradual_unfreezing: true}, resources: {gpus: 2}}
+  - {name: dpo-one, method: full, train: &dpo {objective: dpo, data: builtin:faithfulness, save: false}}
+  - {name: dpo-two, method: full, train: *dpo, resources: {gpus: 2}}
+  - {name: orpo-one, method: lora, train: &orpo {objective: dpo, loss_type: orpo, data: builtin:faithfulness, save: false}}
+  - {name: orpo-two, method: lora, train: *orpo, resources: {gpus: 2}}
 evals:
   - name: d2t
     data: builtin:data2text
@@ -80,6 +84,18 @@ def test_two_process_ddp_equals_one_process_at_the_same_batch(write_suite, tmp_p
     # the same tokens through the same model: the same FLOPs; MFU against both processes' peak
     assert two.cost.train_flops == pytest.approx(one.cost.train_flops) and two.cost.mfu and one.cost.mfu
     assert two.metrics["d2t"]["rouge1"].value == one.metrics["d2t"]["rouge1"].value
+    # Preference stages too: each rank scores its share of the pairs against the reference
+    # (a copy of the weights on each rank; adapters disabled for LoRA); ORPO adds the
+    # supervised loss per answer token, which the ranks split unevenly.
+    for name in ("dpo", "orpo"):
+        one, two = found[f"{name}-one"][1], found[f"{name}-two"][1]
+        assert two.parallel["world_size"] == 2
+        assert [s for s, _ in two.train_curve] == [1, 2, 3, 4]
+        for (_, a), (_, b) in zip(one.train_curve, two.train_curve):
+            assert b == pytest.approx(a, abs=1e-5)
+        for a, b in zip(one.preference_curve, two.preference_curve):
+            assert b == pytest.approx(a, abs=1e-5)
+        assert one.train_curve[0] != one.train_curve[-1]
 
 
 EVALS_ONLY = """\
