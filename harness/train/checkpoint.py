@@ -106,7 +106,7 @@ class Checkpoints:
         """The result of `stage` when the checkpoint found was made in a later stage."""
         return self.finished[stage] if self.found_stage is not None and stage < self.found_stage else None
 
-    def resume(self, model, optimizer, scheduler, scaler, result, best) -> Resumed | None:
+    def resume(self, model, optimizer, scheduler, scaler, result, best, reference=None) -> Resumed | None:
         """Restore the checkpoint found when it was made in the stage training now (see
         `restore`); None when there is none."""
         state = self.state
@@ -114,7 +114,7 @@ class Checkpoints:
             return None
         self.state = None  # its tensors are copied into the model: not kept beside them
         try:
-            done = restore(state, model, optimizer, scheduler, scaler, result, best)
+            done = restore(state, model, optimizer, scheduler, scaler, result, best, reference)
         except (KeyError, ValueError, RuntimeError) as err:  # written by other code than this
             raise HarnessError(f"the checkpoint in {self.folder} does not fit this model ({err}); delete that "
                                "folder to train from the start") from None
@@ -165,9 +165,12 @@ class Checkpoints:
         return None
 
 
-def capture(model, optimizer, scheduler, scaler, trained: set[str], done: int, result, best) -> dict[str, Any]:
+def capture(model, optimizer, scheduler, scaler, trained: set[str], done: int, result, best,
+            reference=None) -> dict[str, Any]:
     """What `restore` needs to continue after the `done`-th step of this stage; `trained` (the
-    names of the parameters earlier stages trained) gains this stage's."""
+    names of the parameters earlier stages trained) gains this stage's. A preference stage's
+    `reference` (harness/train/preference.py) that copied the weights the stage started from
+    keeps that copy here: a rerun starts from other weights and could not take it again."""
     named = dict(model.named_parameters())
     in_optimizer = {id(p) for g in optimizer.param_groups for p in g["params"]}
     trained |= {n for n, p in named.items() if id(p) in in_optimizer}
@@ -185,12 +188,14 @@ def capture(model, optimizer, scheduler, scaler, trained: set[str], done: int, r
         "rng": rng,
         "result": dataclasses.asdict(result),
         "best": {"step": best.step, "value": best.value, "saved": best.saved} if best is not None else None,
+        "reference": [t.detach().to("cpu", copy=True) for t in reference.saved] if reference is not None else None,
     }
 
 
-def restore(state: dict[str, Any], model, optimizer, scheduler, scaler, result, best) -> int:
-    """Put the model, optimizer, scheduler, result and best check back as `capture` found them;
-    the steps of this stage already done. The random states are restore_rng's, last."""
+def restore(state: dict[str, Any], model, optimizer, scheduler, scaler, result, best, reference=None) -> int:
+    """Put the model, optimizer, scheduler, result, best check and a preference stage's
+    reference copy back as `capture` found them; the steps of this stage already done. The
+    random states are restore_rng's, last."""
     named = dict(model.named_parameters())
     missing = sorted(set(state["weights"]) - set(named))
     if missing:
@@ -210,6 +215,12 @@ def restore(state: dict[str, Any], model, optimizer, scheduler, scaler, result, 
         setattr(result, f.name, state["result"][f.name])
     if best is not None and state["best"] is not None:
         best.step, best.value, best.saved = state["best"]["step"], state["best"]["value"], state["best"]["saved"]
+    if reference is not None and state.get("reference"):
+        if len(state["reference"]) != len(reference.saved):
+            raise ValueError(f"{len(state['reference'])} reference tensors for {len(reference.saved)} trained")
+        with torch.no_grad():
+            for saved, kept in zip(reference.saved, state["reference"]):
+                saved.copy_(kept.to(saved.device))
     return int(state["done"])
 
 

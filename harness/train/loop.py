@@ -134,12 +134,8 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
     reference = None
     if cfg.objective == "dpo":
         check_supported(model)
-        # The model this stage starts from: taken before a checkpoint's weights are loaded,
-        # so it could not be that model on a resume.
+        # The model this stage starts from (on a resume, the checkpoint puts back its copy).
         reference = Reference.for_stage(model, cfg, step_offset == 0, params)
-        if checkpoints is not None and reference.saved:
-            raise HarnessError("checkpoint_every cannot resume a dpo stage whose reference is the weights it started "
-                               "from (full fine-tuning, or a stage after another): leave checkpoint_every out")
 
     result = TrainResult(steps=cfg.steps, seconds=0.0, tokens=0, precision=precision, groups=groups,
                          optimizer=optimizer_name, optimizer_state=state,
@@ -161,7 +157,8 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
     every = cfg.checkpoint_every if checkpoints is not None else None
     if every and (parallel.world > 1 or seconds is not None):  # the worker and the schema refuse these first
         raise HarnessError("checkpoint_every cannot resume several processes or a seconds budget exactly")
-    resumed = checkpoints.resume(model, optimizer, scheduler, parallel.scaler, result, best) if checkpoints else None
+    resumed = checkpoints.resume(model, optimizer, scheduler, parallel.scaler, result, best, reference) \
+        if checkpoints else None
     done = resumed.done if resumed is not None else 0  # steps of this stage trained before the checkpoint
     if resumed is not None:
         # The stream is a function of the seed: drawing the batches trained on again (and
@@ -230,7 +227,7 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
         if every and (step - step_offset) % every == 0 and checkpoints is not None:
             result.seconds = earlier + time.perf_counter() - start
             checkpoints.save(step, checkpoint.capture(model, optimizer, scheduler, parallel.scaler, checkpoints.trained,
-                                                      step - step_offset, result, best))
+                                                      step - step_offset, result, best, reference))
         if spent:
             break
     bar.close()

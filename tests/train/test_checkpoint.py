@@ -54,6 +54,11 @@ methods:
     method: ulmfit
     stages: [{steps: 4}, {steps: 6, learning_rate: 5.0e-4}]
     train: {checkpoint_every: 2}
+  - name: sft-dpo
+    method: lora
+    params: {r: 4, lora_alpha: 8, lora_dropout: 0.1}
+    stages: [{steps: 4}, {steps: 6, objective: dpo, data: builtin:faithfulness, learning_rate: 1.0e-2}]
+    train: {checkpoint_every: 2}
 evals:
   - name: d2t
     data: builtin:data2text
@@ -174,6 +179,18 @@ def test_staged_ulmfit_resumes_in_its_second_stage(variants, tmp_path, monkeypat
     assert second == {**ref_second, "events": [(6, checkpoint.RESUMED), *ref_second["events"]]}
     assert resumed.method_info["resumed_from_checkpoint"] == [6]
     assert resumed.metrics["d2t"]["rouge1"].value == reference.metrics["d2t"]["rouge1"].value
+
+
+def test_sft_then_dpo_resumes_in_its_dpo_stage_with_the_post_sft_reference(variants, tmp_path, monkeypatch):
+    """The DPO stage's reference is a copy of the adapters SFT left; a rerun starts from the
+    fresh model, so the copy must come back from the checkpoint (step 6's), or the rewards
+    and losses after it would be measured against the wrong model."""
+    reference, resumed, _ = broken_and_unbroken(variants["sft-dpo"], tmp_path, monkeypatch, 4)
+    assert resumed.train_curve == reference.train_curve
+    assert resumed.preference_curve == reference.preference_curve
+    assert any(p["margin"] != 0 for p in reference.preference_curve)  # it moved off its reference
+    assert resumed.method_info["resumed_from_checkpoint"] == [6]
+    assert resumed.method_info["stages"][1]["reference"]["kind"] == "weights at stage start"
 
 
 def test_a_checkpoint_of_another_variant_is_not_loaded(variants, tmp_path, monkeypatch, write_suite):
