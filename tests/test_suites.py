@@ -17,7 +17,7 @@ from harness.suite.plan import plan
 
 SUITES = sorted((ROOT / "suites").glob("*.yaml"))
 LOCAL_DATA_SUITES = ["scitldr", "ntrex-en-de", "mmlu-retention", "sst2-encoder"]  # data root ${HARNESS_DATA:-data}
-HUB_SUITES = ["dialogsum", "wmt16-en-de", "mmlu-hub", "flan-t5-dialogsum"]  # model and data from the hub
+HUB_SUITES = ["dialogsum", "wmt16-en-de", "mmlu-hub", "flan-t5-dialogsum", "ultrafeedback"]  # model and data from the hub
 
 
 @pytest.fixture
