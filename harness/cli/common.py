@@ -30,10 +30,29 @@ def user_errors(fn):
     return wrapper
 
 
-def load(suite_path: str):
+def load(suite_path: str, overrides: tuple[str, ...] = ()):
     from harness.suite.loading import load_suite
 
-    loaded = load_suite(suite_path)
+    loaded = load_suite(suite_path, overrides=overrides)
     for note in loaded.notes:
         click.echo(f"note: {note}", err=True)
     return loaded
+
+
+def set_option(fn):
+    """`--set key.path=value`, repeatable: overrides of the suite file (harness/suite/overrides.py)."""
+    return click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+                        help="Override a suite setting before it is validated, e.g. --set train.steps=5 "
+                             "--set methods[0].params.r=16 (repeatable; a YAML value).")(fn)
+
+
+def suite_text(loaded) -> str:
+    """The suite as it runs: the file's text, or with --set, the YAML the overrides made
+    (the results folder keeps it, so the report reads the settings that ran)."""
+    import yaml
+
+    text = loaded.path.read_text(encoding="utf-8")
+    if not loaded.overrides:
+        return text
+    header = "".join(f"#   --set {o}\n" for o in loaded.overrides)
+    return (f"# {loaded.path}, run with:\n{header}" + yaml.safe_dump(loaded.raw, sort_keys=False, allow_unicode=True))

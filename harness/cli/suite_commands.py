@@ -12,21 +12,22 @@ from typing import Any, Callable, Iterable
 
 import click
 
-from harness.cli.common import UserError, load, user_errors
+from harness.cli.common import UserError, load, set_option, suite_text, user_errors
 from harness.errors import HarnessError
 
 
 @click.command()
 @click.argument("suite", type=click.Path(dir_okay=False))
+@set_option
 @user_errors
-def validate(suite: str) -> None:
+def validate(suite: str, overrides: tuple[str, ...] = ()) -> None:
     """Check a suite without running anything: keys, types, names, files, template fields.
 
     Every problem is printed with its YAML path; the exit code is 2 if there is any.
     """
     from harness.suite.plan import plan
 
-    loaded = load(suite)
+    loaded = load(suite, overrides)
     variants = plan(loaded)
     tuned = sum(v.method != "baseline" for v in variants)
     click.echo(f"{suite}: ok — suite {loaded.suite.name!r}, {len(variants)} variants "
@@ -62,10 +63,11 @@ def validate(suite: str) -> None:
 @click.option("--no-wait", "no_wait", is_flag=True,
               help="A variant another live run is computing is reported busy and left to it (exit 3), instead of "
                    "waited for.")
+@set_option
 @user_errors
 def run(suite: str, results_dir: str, only: str | None, force: bool, executor: str, address: str | None, retries: int,
         jobs: int | None, gpus: str | None, gpu_memory: str | None, timeout: float | None, leaderboard: str | None,
-        no_wait: bool) -> None:
+        no_wait: bool, overrides: tuple[str, ...] = ()) -> None:
     """Train and evaluate every variant of SUITE, writing one record per variant.
 
     Variants with an ok record are skipped (ids hash the resolved spec and the data, so a
@@ -84,7 +86,7 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, executor: s
     from harness.suite.plan import plan
     from harness.suite.schema import memory_bytes
 
-    loaded = load(suite)
+    loaded = load(suite, overrides)
     variants = plan(loaded)
     if only:
         variants = [v for v in variants if fnmatch.fnmatch(v.name, only) or fnmatch.fnmatch(v.id, only)]
@@ -93,7 +95,7 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, executor: s
     out = Path(results_dir) / loaded.suite.name
     if out.is_dir():
         sweep_temp_files(out)  # what a run killed mid-write left
-    write_suite_copy(out, Path(suite).read_text(encoding="utf-8"))
+    write_suite_copy(out, suite_text(loaded))
     if executor == "ray" and (jobs or gpus or gpu_memory):
         raise UserError("--jobs, --gpus and --gpu-memory are for --executor local; Ray places each variant where the "
                         "cluster has room")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import HarnessError, Problem, SuiteError, explain
 from harness.suite.checks import check_suite
+from harness.suite.overrides import apply_overrides
 from harness.suite.schema import EvalSpec, LoadedSuite, MethodSpec, Suite, TemplateSpec, TrainSpec
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -154,10 +155,11 @@ def parse_suite(raw: dict[str, Any], source: str) -> tuple[Suite | None, list[Pr
     return (suite if not problems else None), problems
 
 
-def load_suite(path: str | Path, check_references: bool = True) -> LoadedSuite:
-    """Read, expand, validate; raise SuiteError with every problem at once."""
+def load_suite(path: str | Path, check_references: bool = True, overrides: list[str] | tuple[str, ...] = ()) -> LoadedSuite:
+    """Read, apply `--set` overrides (harness/suite/overrides.py), expand, validate; raise
+    SuiteError with every problem at once."""
     path = Path(path)
-    raw = read_yaml(path)
+    raw = apply_overrides(read_yaml(path), overrides) if overrides else read_yaml(path)
     suite, problems = parse_suite(raw, str(path))
     notes: list[str] = []
     if check_references:
@@ -165,7 +167,8 @@ def load_suite(path: str | Path, check_references: bool = True) -> LoadedSuite:
         problems += more
     if problems or suite is None:
         raise SuiteError(str(path), in_file_order(_dedupe(problems), raw))
-    return LoadedSuite(suite=suite, path=path, base_dir=path.parent.resolve(), raw=raw, notes=notes)
+    return LoadedSuite(suite=suite, path=path, base_dir=path.parent.resolve(), raw=raw, notes=notes,
+                       overrides=list(overrides))
 
 
 def in_file_order(problems: list[Problem], raw: dict[str, Any]) -> list[Problem]:

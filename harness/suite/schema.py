@@ -448,3 +448,4 @@ class LoadedSuite(BaseModel):
     base_dir: Path
     raw: dict[str, Any]
     notes: list[str] = []  # things not checked (hub ids offline), said instead of failing
+    overrides: list[str] = []  # `--set key.path=value`, applied to `raw` before it was validated
