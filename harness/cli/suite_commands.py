@@ -63,11 +63,14 @@ def validate(suite: str, overrides: tuple[str, ...] = ()) -> None:
 @click.option("--no-wait", "no_wait", is_flag=True,
               help="A variant another live run is computing is reported busy and left to it (exit 3), instead of "
                    "waited for.")
+@click.option("--dry-run", "dry_run", is_flag=True,
+              help="Say what would run and what would be skipped and why, with each variant's id, GPUs and memory "
+                   "estimate; run, write and lock nothing.")
 @set_option
 @user_errors
 def run(suite: str, results_dir: str, only: str | None, force: bool, executor: str, address: str | None, retries: int,
         jobs: int | None, gpus: str | None, gpu_memory: str | None, timeout: float | None, leaderboard: str | None,
-        no_wait: bool, overrides: tuple[str, ...] = ()) -> None:
+        no_wait: bool, overrides: tuple[str, ...] = (), dry_run: bool = False) -> None:
     """Train and evaluate every variant of SUITE, writing one record per variant.
 
     Variants with an ok record are skipped (ids hash the resolved spec and the data, so a
@@ -93,6 +96,11 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, executor: s
         if not variants:
             raise UserError(f"--only {only!r} matches no variant of {suite}")
     out = Path(results_dir) / loaded.suite.name
+    if dry_run:
+        from harness.run.dry_run import describe, plan_run
+
+        click.echo(describe(plan_run(variants, Path(results_dir), force)))
+        return
     if out.is_dir():
         sweep_temp_files(out)  # what a run killed mid-write left
     write_suite_copy(out, suite_text(loaded))
