@@ -44,15 +44,3 @@ def set_option(fn):
     return click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
                         help="Override a suite setting before it is validated, e.g. --set train.steps=5 "
                              "--set methods[0].params.r=16 (repeatable; a YAML value).")(fn)
-
-
-def suite_text(loaded) -> str:
-    """The suite as it runs: the file's text, or with --set, the YAML the overrides made
-    (the results folder keeps it, so the report reads the settings that ran)."""
-    import yaml
-
-    text = loaded.path.read_text(encoding="utf-8")
-    if not loaded.overrides:
-        return text
-    header = "".join(f"#   --set {o}\n" for o in loaded.overrides)
-    return (f"# {loaded.path}, run with:\n{header}" + yaml.safe_dump(loaded.raw, sort_keys=False, allow_unicode=True))

@@ -3,7 +3,9 @@ caches."""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import click
 
@@ -11,20 +13,60 @@ from harness.cli.common import UserError, user_errors
 
 
 @click.command(name="ls")
-@click.argument("kind", type=click.Choice(["methods", "metrics", "eval-kinds", "tasks", "models"]))
+@click.argument("kind", type=click.Choice(["methods", "metrics", "eval-kinds", "tasks", "models", "results"]))
+@click.argument("folder", required=False, type=click.Path(file_okay=False), metavar="[DIR]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text (for scripts).")
 @user_errors
-def ls(kind: str) -> None:
+def ls(kind: str, folder: str | None, as_json: bool) -> None:
     """List the registered methods, metrics, eval kinds, tasks or models, one line of help
-    each (a plugin's entries name their package)."""
+    each (a plugin's entries name their package); or, with `results [DIR]`, the suites and
+    variants of a results folder (default: results) with each variant's status and age.
+    """
+    if kind == "results":
+        _ls_results(Path(folder or "results"), as_json)
+        return
+    if folder is not None:
+        raise UserError(f"harness ls {kind} takes no folder (only `harness ls results [DIR]` does)")
     from harness.registry import EVAL_KINDS, METHODS, METRICS, MODELS, TASKS
 
     registry = {"methods": METHODS, "metrics": METRICS, "eval-kinds": EVAL_KINDS, "tasks": TASKS, "models": MODELS}[kind]
+    if as_json:
+        rows = [{"name": e.name, "help": e.help, "origin": e.origin,
+                 **({"params": _method_params(METHODS.load(e.name))} if kind == "methods" else {})} for e in registry.entries()]
+        click.echo(json.dumps(rows, indent=2))
+        return
     width = max(len(n) for n in registry.names())
     for entry in registry.entries():
         origin = "" if entry.origin == "harness" else f"  [plugin {entry.origin}]"
         click.echo(f"{entry.name:<{width}}  {entry.help}{origin}")
         if kind == "methods":
             click.echo(f"{'':<{width}}    {_method_params(METHODS.load(entry.name))}")
+
+
+def _ls_results(folder: Path, as_json: bool) -> None:
+    from harness.records.listing import age_text, list_results
+    from harness.records.listing import as_json as listing_json
+
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such folder; give the results folder `harness run --results` wrote to")
+    suites = list_results(folder)
+    if as_json:
+        click.echo(json.dumps(listing_json(suites), indent=2))
+        return
+    if not suites:
+        click.echo(f"{folder}: no suites yet (a suite's records go to {folder}/<suite>/ when it runs)")
+        return
+    for suite in suites:
+        for note in suite.notes:
+            click.echo(f"note: {note}", err=True)
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(suite.counts().items()))
+        click.echo(f"{suite.folder}  (suite {suite.suite}: {counts or 'no variants'})")
+        width = max([len(v.name or "?") for v in suite.variants] + [4])
+        for v in suite.variants:
+            what = f"{v.method}, seed {v.seed}" if v.name else ""
+            tail = f"  {v.error}" if v.error and v.status == "failed" else ""
+            click.echo(f"  {v.status:<10} {v.name or '?':<{width}}  {what:<24} {v.variant_id:<28} {age_text(v.age_seconds)}"
+                       + tail)
 
 
 def _method_params(method) -> str:

@@ -3,8 +3,6 @@ by variant, with progress, one line per finished variant and the leaderboard at 
 
 from __future__ import annotations
 
-import fnmatch
-import os
 import sys
 import time
 from pathlib import Path
@@ -12,7 +10,7 @@ from typing import Any, Callable, Iterable
 
 import click
 
-from harness.cli.common import UserError, load, set_option, suite_text, user_errors
+from harness.cli.common import load, set_option, user_errors
 from harness.errors import HarnessError
 
 
@@ -83,61 +81,21 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, executor: s
     3 if none failed but some were left to another run (--no-wait), 130 on Ctrl-C and 143 on
     SIGTERM (finished records are kept; running again resumes).
     """
-    from harness.records.store import sweep_temp_files, write_suite_copy
-    from harness.run import local
-    from harness.run.slots import CpuPool, parse_gpus, plan_pool
-    from harness.suite.plan import plan
-    from harness.suite.schema import memory_bytes
+    from harness import api
 
     loaded = load(suite, overrides)
-    variants = plan(loaded)
-    if only:
-        variants = [v for v in variants if fnmatch.fnmatch(v.name, only) or fnmatch.fnmatch(v.id, only)]
-        if not variants:
-            raise UserError(f"--only {only!r} matches no variant of {suite}")
-    out = Path(results_dir) / loaded.suite.name
     if dry_run:
         from harness.run.dry_run import describe, plan_run
 
-        click.echo(describe(plan_run(variants, Path(results_dir), force)))
+        click.echo(describe(plan_run(api.plan(loaded, only), Path(results_dir), force)))
         return
-    if out.is_dir():
-        sweep_temp_files(out)  # what a run killed mid-write left
-    write_suite_copy(out, suite_text(loaded))
-    if executor == "ray" and (jobs or gpus or gpu_memory):
-        raise UserError("--jobs, --gpus and --gpu-memory are for --executor local; Ray places each variant where the "
-                        "cluster has room")
-    if executor == "local" and (address or retries):
-        raise UserError("--address and --retries are for --executor ray")
-    try:
-        memory = memory_bytes(gpu_memory) if gpu_memory else None
-    except ValueError as err:
-        raise UserError(f"--gpu-memory: {err}") from None
-    pool = plan_pool(parse_gpus(gpus) if gpus else None, jobs, memory=memory)
-    if executor == "local" and not isinstance(pool, CpuPool):
-        wide = [v for v in variants if v.world_size > len(pool.gpus)]
-        if wide:
-            raise UserError(f"{len(wide)} variant(s) ask for more GPUs than this run has ({len(pool.gpus)}): "
-                            + ", ".join(f"{v.name} (resources.gpus: {v.world_size})" for v in wide))
-    timeout = timeout or loaded.suite.timeout
-    pinned = loaded.suite.threads
-    cpu_slots = pool.slots if isinstance(pool, CpuPool) else []
-    if pinned and cpu_slots and cpu_slots[0].threads and pinned * len(cpu_slots) > (os.cpu_count() or 1):
-        click.echo(f"note: the suite pins threads: {pinned} per variant (for numbers that repeat), so {len(cpu_slots)} at "
-                   f"once ask for {pinned * len(cpu_slots)} threads on {os.cpu_count()} cores; each will run slower", err=True)
-    where = f"ray ({address or 'a local instance'})" if executor == "ray" else pool.describe()
-    click.echo(f"suite {loaded.suite.name}: {len(variants)} variant(s) on {where} -> {out}/")
-
-    def outcomes():
-        if executor == "ray":
-            from harness.run import ray_executor
-
-            return ray_executor.run(variants, Path(results_dir), force=force, address=address, retries=retries,
-                                    timeout=timeout, wait=not no_wait)
-        return local.run(variants, Path(results_dir), force=force, pool=pool, timeout=timeout, wait=not no_wait)
-
+    session = api.start(loaded, results_dir, only=only, force=force, executor=executor, address=address, retries=retries,
+                        jobs=jobs, gpus=gpus, gpu_memory=gpu_memory, timeout=timeout, wait=not no_wait)
+    for note in session.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"suite {loaded.suite.name}: {len(session.variants)} variant(s) on {session.where} -> {session.suite_dir}/")
     # one at a time shows the variant's own progress bar; several, a board of them
-    report_run(outcomes, out, len(variants), executor == "local" and pool.alone, leaderboard)
+    report_run(session.outcomes, session.suite_dir, len(session.variants), session.alone, leaderboard)
 
 
 def report_run(outcomes: Callable[[], Iterable[Any]], out: Path, total: int, alone: bool, leaderboard: str | None) -> None:
@@ -167,17 +125,14 @@ def report_run(outcomes: Callable[[], Iterable[Any]], out: Path, total: int, alo
 
 def _write_leaderboard(suite_dir: Path, path: Path | None) -> None:
     """The page at the end of a run; records are already safe, so a problem here is only reported."""
-    from harness.records.store import write_text_atomic
-    from harness.report import build_table, render
+    from harness.api import write_leaderboard
 
     try:
-        table = build_table(suite_dir)
-        path = path or Path("leaderboards") / f"{table.suite}.html"
-        write_text_atomic(path, render([table], "html"))
+        written = write_leaderboard(suite_dir, path)
     except (HarnessError, OSError) as err:
         click.echo(f"leaderboard not written: {err}", err=True)
         return
-    click.echo(f"leaderboard: {path}")
+    click.echo(f"leaderboard: {written}")
 
 
 def _report(outcomes, total: int, counts: dict[str, int], alone: bool) -> None:

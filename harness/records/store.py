@@ -254,3 +254,15 @@ def holder(directory: Path) -> str:
     except (OSError, ValueError, KeyError, TypeError):
         return "another process"
     return text + (f" ({who['command']})" if who.get("command") else "")
+
+
+def live_holder(directory: Path) -> dict[str, Any] | None:
+    """What the process holding the variant's lock wrote when it took it ({"pid", "host",
+    "since", "command"}), if that process is alive on this machine; else None. Reads only:
+    takes no lock."""
+    try:
+        who = json.loads((Path(directory) / HOLDER).read_text(encoding="utf-8"))
+        alive = who["host"] == socket.gethostname() and process_alive(int(who["pid"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return who if alive else None

@@ -60,10 +60,15 @@ def long_rows(table: Table) -> list[dict[str, Any]]:
     return out
 
 
+def frame(tables: list[Table]) -> pd.DataFrame:
+    """The long rows as a DataFrame (what `harness.load_results` returns and the CSV holds)."""
+    out = pd.DataFrame([r for t in tables for r in long_rows(t)], columns=CSV_COLUMNS)
+    out[["seed", "n"]] = out[["seed", "n"]].astype("Int64")  # counts stay integers beside empty cells
+    return out
+
+
 def render_csv(tables: list[Table]) -> str:
-    frame = pd.DataFrame([r for t in tables for r in long_rows(t)], columns=CSV_COLUMNS)
-    frame[["seed", "n"]] = frame[["seed", "n"]].astype("Int64")  # counts stay integers beside empty cells
-    return frame.to_csv(index=False)
+    return frame(tables).to_csv(index=False)
 
 
 def table_dict(table: Table) -> dict[str, Any]:

@@ -6,8 +6,10 @@ SuiteError listing every problem with its YAML path. Nothing past the plan sees 
 
 from __future__ import annotations
 
+import copy
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -155,20 +157,47 @@ def parse_suite(raw: dict[str, Any], source: str) -> tuple[Suite | None, list[Pr
     return (suite if not problems else None), problems
 
 
-def load_suite(path: str | Path, check_references: bool = True, overrides: list[str] | tuple[str, ...] = ()) -> LoadedSuite:
+def load_suite(source: str | Path | Mapping[str, Any], check_references: bool = True,
+               overrides: list[str] | tuple[str, ...] = (), base_dir: str | Path | None = None) -> LoadedSuite:
     """Read, apply `--set` overrides (harness/suite/overrides.py), expand, validate; raise
-    SuiteError with every problem at once."""
-    path = Path(path)
-    raw = apply_overrides(read_yaml(path), overrides) if overrides else read_yaml(path)
+    SuiteError with every problem at once.
+
+    `source` is a suite file, or the suite as a mapping (what the YAML would read as, e.g. a
+    dict built in a notebook); relative paths in it resolve from `base_dir`, by default the
+    file's folder, or the working directory for a mapping.
+    """
+    if isinstance(source, Mapping):
+        path, raw = Path(DICT_SOURCE), copy.deepcopy(dict(source))  # the caller's dict is left as it was
+        if not all(isinstance(k, str) for k in raw):
+            raise HarnessError(f"{DICT_SOURCE}: a suite's keys are strings (name:, model:, evals: ...)")
+        root = Path(base_dir or Path.cwd()).resolve()
+    else:
+        path = Path(source)
+        raw, root = read_yaml(path), Path(base_dir or path.parent).resolve()
+    if overrides:
+        raw = apply_overrides(raw, overrides)
     suite, problems = parse_suite(raw, str(path))
     notes: list[str] = []
     if check_references:
-        more, notes = check_suite(expand_env(raw, "", []), suite, path.parent.resolve())  # unset variables: reported above
+        more, notes = check_suite(expand_env(raw, "", []), suite, root)  # unset variables: reported above
         problems += more
     if problems or suite is None:
         raise SuiteError(str(path), in_file_order(_dedupe(problems), raw))
-    return LoadedSuite(suite=suite, path=path, base_dir=path.parent.resolve(), raw=raw, notes=notes,
-                       overrides=list(overrides))
+    return LoadedSuite(suite=suite, path=path, base_dir=root, raw=raw, notes=notes, overrides=list(overrides),
+                       from_file=not isinstance(source, Mapping))
+
+
+DICT_SOURCE = "<suite given as a mapping>"  # where errors point when the suite was not read from a file
+
+
+def suite_text(loaded: LoadedSuite) -> str:
+    """The suite as it runs: the file's text, or with `--set` or from a mapping, the YAML of
+    what was validated (the results folder keeps it, so the report reads the settings that ran)."""
+    if loaded.from_file and not loaded.overrides:
+        return loaded.path.read_text(encoding="utf-8")
+    header = (f"# {loaded.path}, run with:\n" + "".join(f"#   --set {o}\n" for o in loaded.overrides)
+              if loaded.from_file else "# given as a mapping (harness.load_suite), not read from a file\n")
+    return header + yaml.safe_dump(loaded.raw, sort_keys=False, allow_unicode=True)
 
 
 def in_file_order(problems: list[Problem], raw: dict[str, Any]) -> list[Problem]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -393,6 +393,12 @@ class BaselinesSpec(_Strict):
     seed: int = 1234  # lm-eval's few-shot seed
 
 
+# The experiment trackers a finished variant can be logged to, from its record (harness/track,
+# which holds how each one writes and which package it needs).
+TrackerName = Literal["tensorboard", "mlflow", "wandb"]
+TRACKERS: tuple[str, ...] = get_args(TrackerName)
+
+
 class Suite(_Strict):
     name: str = Field(pattern=_NAME)  # results/<name>/ and leaderboards/<name>.html
     description: str = ""
@@ -425,6 +431,10 @@ class Suite(_Strict):
     # Seconds a variant may run before it is stopped and recorded as failed, saying so
     # (`harness run --timeout` overrides; not part of any variant's id).
     timeout: float | None = Field(default=None, gt=0)
+    # Experiment trackers each finished variant is logged to, from its record (harness/track):
+    # tensorboard, mlflow, wandb (`harness run --tracker` adds more). Where a run is reported,
+    # not what it computes: not part of any variant's id.
+    trackers: list[TrackerName] = []
 
     @field_validator("evals")
     @classmethod
@@ -433,6 +443,14 @@ class Suite(_Strict):
             if TEMPLATE_MARK in ev.name:
                 raise ValueError(f"eval name {ev.name!r}: {TEMPLATE_MARK!r} is kept for the evals of several templates")
         return evals
+
+    @field_validator("trackers")
+    @classmethod
+    def _each_tracker_once(cls, trackers: list[str]) -> list[str]:
+        twice = sorted({t for t in trackers if trackers.count(t) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} listed more than once; each tracker logs every variant once")
+        return trackers
 
     @property
     def models(self) -> list[str]:
@@ -449,3 +467,4 @@ class LoadedSuite(BaseModel):
     raw: dict[str, Any]
     notes: list[str] = []  # things not checked (hub ids offline), said instead of failing
     overrides: list[str] = []  # `--set key.path=value`, applied to `raw` before it was validated
+    from_file: bool = True  # False: given as a mapping (harness.load_suite(dict)); `path` then names no file
