@@ -11,6 +11,7 @@ import click
 
 from harness import __version__
 from harness.cli.adapter_commands import eval_adapters
+from harness.cli.export_commands import export
 from harness.cli.gate_commands import baseline_cmd, check_cmd
 from harness.cli.registry_commands import ls, models
 from harness.cli.report_commands import report, score
@@ -29,5 +30,5 @@ def main() -> None:
     setup_logging()
 
 
-for _command in (validate, run, eval_adapters, score, report, baseline_cmd, check_cmd, ls, models):
+for _command in (validate, run, eval_adapters, export, score, report, baseline_cmd, check_cmd, ls, models):
     main.add_command(_command)

@@ -163,3 +163,58 @@ ADAPTER = Method(
     # Adapters start as the identity like LoRA and have a similar share of weights; Houlsby
     # et al. searched 3e-5 to 3e-3, and short runs want the upper half of that range.
     train_defaults={"learning_rate": 5.0e-4})
+
+
+# What `save: true` writes for bottleneck adapters (harness/run/saved.py): the tensors that
+# trained, under their names in the adapted model, and the settings that rebuild the modules
+# they belong to. transformers and peft know nothing of these modules: `load_saved` puts them back.
+SAVED_CONFIG = "bottleneck_adapters.json"
+SAVED_WEIGHTS = "bottleneck_adapters.safetensors"
+
+
+def save(model, folder, params: AdapterParams, family: str = "causal") -> list[str]:
+    """Write the adapted model's trained tensors (the adapters; an encoder's head too) and the
+    settings that rebuild the adapters into `folder`; the names of the files written."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    tensors = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+    if not tensors:
+        raise HarnessError("bottleneck adapters: the model has no trainable tensor to save (was the method applied?)")
+    save_file(tensors, str(folder / SAVED_WEIGHTS), metadata={"format": "pt"})
+    config = {"method": "adapter", "params": params.model_dump(mode="json"), "family": family,
+              "tensors": len(tensors), "values": sum(t.numel() for t in tensors.values())}
+    (folder / SAVED_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return [SAVED_CONFIG, SAVED_WEIGHTS]
+
+
+def load_saved(base_model, folder):
+    """The base model with the saved bottleneck adapters of `folder` put back: the model the
+    harness trained and evaluated, in eval mode. `base_model` is the model they were trained
+    on, as loaded (`harness.models.load(name, ".")[0]`, or from_pretrained of its folder);
+    it is changed in place (its sublayers wrapped) and returned."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    from harness.methods.base import ApplyContext
+
+    folder = Path(folder)
+    if not (folder / SAVED_CONFIG).is_file() or not (folder / SAVED_WEIGHTS).is_file():
+        raise HarnessError(f"{folder}: no {SAVED_CONFIG} and {SAVED_WEIGHTS}, so no saved bottleneck adapters")
+    config = json.loads((folder / SAVED_CONFIG).read_text(encoding="utf-8"))
+    params = AdapterParams.model_validate(config["params"])
+    model = _apply(base_model, params, ApplyContext(family=config.get("family", "causal"))).model
+    reference = next(model.parameters())
+    tensors = load_file(str(folder / SAVED_WEIGHTS), device=str(reference.device))
+    result = model.load_state_dict(tensors, strict=False)
+    missing = [k for k in result.missing_keys if ".adapter." in k]
+    if result.unexpected_keys or missing:
+        raise HarnessError(f"{folder}: the saved adapters do not fit this base model (unexpected "
+                           f"{result.unexpected_keys[:3]}, missing {missing[:3]}): is it the model they were trained on?")
+    model.requires_grad_(False)
+    return model.eval()

@@ -74,3 +74,48 @@ LINEAR_PROBE = Method(
     apply=_apply,
     # Only a fresh linear layer trains: a large rate is safe and converges in few steps.
     train_defaults={"learning_rate": 1.0e-2, "schedule": "constant"})
+
+
+# What `save: true` writes for a probe (harness/run/saved.py): its head, and the settings and
+# classes that rebuild the probe around the base it was trained on (`load_saved`).
+SAVED_CONFIG = "linear_probe.json"
+SAVED_WEIGHTS = "linear_probe.safetensors"
+
+
+def save(probe, folder) -> list[str]:
+    """Write the probe's head and settings into `folder`; the names of the files written."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    save_file({n: p.detach().cpu().contiguous() for n, p in probe.head.named_parameters()},
+              str(folder / SAVED_WEIGHTS), metadata={"format": "pt"})
+    config = {"method": "linear_probe", "labels": list(probe.labels), "pooling": probe.pooling,
+              "normalize": probe.normalize, "hidden_size": probe.head.in_features}
+    (folder / SAVED_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return [SAVED_CONFIG, SAVED_WEIGHTS]
+
+
+def load_saved(base_model, folder):
+    """The probe saved in `folder` on `base_model` (the model it was trained on, as loaded:
+    `harness.models.load(name, ".")[0]`, or from_pretrained of its folder), in eval mode.
+    Its forward(input_ids, attention_mask) returns .logits over .labels, in that order."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    if not (folder / SAVED_CONFIG).is_file() or not (folder / SAVED_WEIGHTS).is_file():
+        raise HarnessError(f"{folder}: no {SAVED_CONFIG} and {SAVED_WEIGHTS}, so no saved linear probe")
+    config = json.loads((folder / SAVED_CONFIG).read_text(encoding="utf-8"))
+    if base_model.config.hidden_size != config["hidden_size"]:
+        raise HarnessError(f"{folder}: the probe reads {config['hidden_size']} features, but this base model has "
+                           f"{base_model.config.hidden_size}: is it the model it was trained on?")
+    base_model.requires_grad_(False)
+    device = next(base_model.parameters()).device
+    probe = _probe_class()(base_model, tuple(config["labels"]), config["pooling"], config["normalize"]).to(device)
+    probe.head.load_state_dict(load_file(str(folder / SAVED_WEIGHTS), device=str(device)))
+    return probe.eval()

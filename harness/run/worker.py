@@ -167,7 +167,7 @@ def run_variant(variant: Variant, directory: Path) -> Record:
             train_stages(variant, applied, tokenizer, record, cost, data, budgets, labels, family, method.gpu_optimizer,
                          directory)
             if any(st.save for st in variant.stages) and rank == 0:
-                cost.saved_bytes = save_weights(model, directory / "weights")
+                cost.saved_bytes = save_weights(model, tokenizer, directory / "weights", variant, family)
         if strategy == "ddp" or (world > 1 and not trained):  # every rank holds the whole model: split the batches
             shards.split_across(rank, world)
 
@@ -397,18 +397,14 @@ def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cos
         cost.mfu = cost.flops_per_second / cost.peak_flops
 
 
-def save_weights(model, folder: Path) -> int:
-    """Adapters alone for peft models, the trained tensors for partial methods, else the
-    whole model; returns the bytes written."""
-    from safetensors.torch import save_file
+def save_weights(model, tokenizer, folder: Path, variant: Variant, family: str) -> int:
+    """What `save: true` writes (harness/run/saved.py): peft's adapter folder for peft methods,
+    the whole model as a transformers folder for methods that train its own weights, the
+    harness's format for bottleneck adapters and probes; each with the tokenizer and a
+    harness-saved.json saying how to load it. Returns the bytes of weights written."""
+    from harness.run import saved
 
-    if hasattr(model, "peft_config") or all(p.requires_grad for p in model.parameters()):
-        model.save_pretrained(folder)
-    else:
-        folder.mkdir(parents=True, exist_ok=True)
-        trained = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
-        save_file(trained, str(folder / "trained.safetensors"))
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    return saved.save(model, tokenizer, folder, variant, family)
 
 
 def main(directory: Path | None = None) -> int:

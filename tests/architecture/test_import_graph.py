@@ -3,7 +3,7 @@
 Read statically from the source (ast), so every import counts, those inside functions too.
 Stages, from the faces down (a module may import its own stage and those below it):
 
-    cli -> suite -> run / report / gate -> analysis / train / evaluate
+    cli / api -> suite -> run / report / gate / track -> analysis / train / evaluate
         -> methods / models / data / metrics -> records -> the vocabulary
 
 The vocabulary is what every stage speaks: errors, the registries and their catalog, logs,
@@ -22,8 +22,11 @@ PACKAGE = ROOT / "harness"
 VOCABULARY = {"harness", "harness.errors", "harness.registry", "harness.catalog", "harness.logs",
               "harness.suite.schema", "harness.suite.variant"}
 # Lower number = further upstream.
-STAGES = {"cli": 0, "suite": 1, "run": 2, "report": 2, "gate": 2, "analysis": 3, "train": 3, "evaluate": 3,
+STAGES = {"cli": 0, "api": 0, "suite": 1, "run": 2, "report": 2, "gate": 2, "track": 2, "analysis": 3, "train": 3, "evaluate": 3,
           "methods": 4, "models": 4, "data": 4, "metrics": 4, "records": 5}
+
+
+ALIASES = {("harness", "harness.api"), ("harness.run", "harness.api")}
 
 
 def module_name(path: Path) -> str:
@@ -47,7 +50,7 @@ def import_graph() -> dict[str, set[str]]:
                     targets.add(full if full in modules else base)
             elif isinstance(node, ast.Import):
                 targets |= {alias.name for alias in node.names}
-        graph[name] = {t for t in targets if t in modules and t != name}
+        graph[name] = {t for t in targets if t in modules and t != name and (name, t) not in ALIASES}
     return graph
 
 
