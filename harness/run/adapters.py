@@ -117,7 +117,7 @@ def run(baseline: Variant, adapters: list[Adapter], results_dir: Path, force: bo
             torch.set_num_threads(baseline.threads)
         try:
             device = this_device()
-            family = models.family(baseline.model, Path(baseline.base_dir), baseline.trust_remote_code)
+            family = models.family(baseline.model, Path(baseline.base_dir), baseline.trust_remote_code, baseline.model_commit)
             setting = Setting(baseline, device, load_dtype_of(baseline, device), family,
                               variant_labels(baseline, Path(baseline.base_dir), family))
             yield from (one_load_each(setting, jobs) if separate else one_shared_load(setting, jobs, adapters))

@@ -113,7 +113,7 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         method = METHODS.load(variant.method)
         params = method.parse(variant.params)
         dtype = load_dtype_of(variant, device)
-        family = models.family(variant.model, base_dir, variant.trust_remote_code)
+        family = models.family(variant.model, base_dir, variant.trust_remote_code, variant.model_commit)
         labels = variant_labels(variant, base_dir, family)
         model, tokenizer = load_model(variant, method, params, device, dtype, family, labels)
         variant = resolve_chat(variant, tokenizer)
@@ -229,7 +229,8 @@ def load_model(variant: Variant, method, params, device: torch.device, dtype: to
     """(model, tokenizer) as loaded, on the device, in the load dtype (quantized weights as they are)."""
     load_kwargs = {"dtype": dtype, **(method.load_kwargs(params) if method.load_kwargs else {})}
     model, tokenizer = models.load(variant.model, Path(variant.base_dir), labels=labels if family == "encoder" else None,
-                                   trust_remote_code=variant.trust_remote_code, **load_kwargs)
+                                   trust_remote_code=variant.trust_remote_code, revision=variant.model_commit,
+                                   **load_kwargs)
     model = model.to(device)
     if getattr(model, "hf_quantizer", None) is None:  # a built-in model is built in fp32; quantized weights stay as they are
         model = model.to(dtype)
@@ -268,7 +269,7 @@ def evaluate_all(variant: Variant, model, tokenizer, record: Record, directory: 
         record.method_info["shots"] = {"k": variant.shots.k, "data": variant.shots.data, "split": variant.shots.split,
                                        "seed": variant.shots.seed, "evals": {}}
     bf16 = variant.eval_dtype == "bf16"
-    family = models.family(variant.model, base_dir, variant.trust_remote_code)
+    family = models.family(variant.model, base_dir, variant.trust_remote_code, variant.model_commit)
     for ev in variant.evals:
         if ev.kind not in eval_kinds(family):
             raise HarnessError(f"eval {ev.name!r} is {ev.kind}, which a {family} model cannot be scored by; "

@@ -122,7 +122,7 @@ def base_check(declared: Any, model: str, base_dir: Path) -> tuple[str, str]:
     if not declared or not isinstance(declared, str):
         return "warn", f"names no base model (base_model_name_or_path is empty); scored on {model} as the suite says"
     kind = models.classify(model, base_dir)
-    same = {model}
+    same = {model, models.split_ref(model, base_dir)[0]}  # peft writes a hub base's id without its @REVISION
     if kind == "local":
         same.add(str(models.local_path(model, base_dir).resolve()))
     located = MODELS.meta(model, "cache") if kind == "builtin" else None

@@ -16,6 +16,7 @@ from typing import Any
 from harness import models
 from harness.data import sources
 from harness.data.builtin import default_template
+from harness.data.hub import Resolved
 from harness.data.templates import parse_template, template_fields
 from harness.errors import HarnessError, Problem, short_repr
 from harness.models.family import FAMILIES, eval_kinds
@@ -72,6 +73,7 @@ class _Checker:
         self.problems: list[Problem] = []
         self.notes: list[str] = []
         self.families: set[str] = set()  # of the suite's models, where known offline
+        self.unpinned: set[str] = set()  # hub references already noted as not pinned to a commit
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -82,14 +84,20 @@ class _Checker:
             path = "model" if isinstance(value, str) else f"model[{i}]"
             if not isinstance(ref, str):
                 continue
+            revision_problem = models.revision_problem(ref, self.base_dir)
+            if revision_problem is not None:
+                self.problem(path, revision_problem)
+                continue
             kind = models.classify(ref, self.base_dir)
+            name, _ = models.split_ref(ref, self.base_dir)
             if kind == "missing":
-                self.problem(path, f"{MODELS.unknown_message(ref)}; nor is it a local folder ({models.local_path(ref, self.base_dir)}) or a hub id")
+                self.problem(path, f"{MODELS.unknown_message(name)}; nor is it a local folder ({models.local_path(name, self.base_dir)}) or a hub id")
             elif kind == "hub":
-                if "/" not in ref and MODELS.closest(ref):  # a typo of a built-in, not a hub id
-                    self.problem(path, MODELS.unknown_message(ref))
+                if "/" not in name and MODELS.closest(name):  # a typo of a built-in, not a hub id
+                    self.problem(path, MODELS.unknown_message(name))
                 else:
                     self.notes.append(f"{path}: {ref!r} is taken as a hub id; not checked offline")
+                    self.pinned(path, ref, f"{name}@COMMIT_SHA", models.hub_commit(ref, self.base_dir), "model")
             elif kind == "local" and not (models.local_path(ref, self.base_dir) / "config.json").is_file():
                 self.problem(path, f"folder {models.local_path(ref, self.base_dir)} has no config.json: not a model folder")
             family = models.offline_family(ref, self.base_dir)
@@ -98,6 +106,15 @@ class _Checker:
         if {"causal", "encoder"} <= self.families:
             self.problem("model", "the suite mixes decoder and encoder models, which train differently (an encoder "
                                   "only as a classifier); put them in separate suites")
+
+    def pinned(self, path: str, ref: str, pin: str, found: Resolved | None, what: str) -> None:
+        """A note, once per reference, when a hub reference's commit could not be had: its
+        variants' ids then hash the name alone, and a changed one on the hub reuses old results."""
+        if found is None or found.commit is not None or ref in self.unpinned:
+            return
+        self.unpinned.add(ref)
+        self.notes.append(f"{path}: {ref!r} is not pinned to a commit ({found.source}): the variant ids hash its "
+                          f"name alone, so a {what} changed on the hub would reuse old results; pin it as {pin}")
 
     def method(self, path: str, entry: dict[str, Any], train: dict[str, Any]) -> None:
         name = entry.get("method")
@@ -297,7 +314,7 @@ class _Checker:
                 self.problem(f"{path}.{key}", f"a {kind} eval needs {key}: {what}")
         if entry.meta.get("check"):
             if isinstance(ev.get("data"), str) and ev["data"].startswith("hf:"):
-                self.notes.append(f"{path}.data: {ev['data']!r} is a hub dataset; not checked offline")
+                self.hub_data(f"{path}.data", ev["data"])
             for problem in load_target(entry.meta["check"])(path, ev, self.base_dir):
                 self.problem(problem.path, problem.message)
         if entry.meta.get("own_metrics"):
@@ -333,6 +350,17 @@ class _Checker:
             if key not in accepted:
                 self.problem(f"{path}.{key}", f"{metric} takes no argument {key!r}; it takes: {', '.join(sorted(accepted))}")
 
+    def hub_data(self, path: str, ref: str) -> None:
+        """Notes of a hub dataset (its form already checked): not read offline, and not pinned
+        when its commit cannot be had."""
+        self.notes.append(f"{path}: {ref!r} is a hub dataset; not checked offline")
+        try:
+            found = sources.hub_commit(ref)
+        except HarnessError as err:  # a malformed reference (an eval kind with its own check reads no form)
+            self.unless_reported(path, err)
+            return
+        self.pinned(path, ref, f"{ref.partition('@')[0]}@COMMIT_SHA", found, "dataset")
+
     def columns(self, path: str, ref: str, split: str) -> set[str] | None:
         """The split's column names, or None after reporting why it cannot be read."""
         try:
@@ -347,16 +375,16 @@ class _Checker:
         prompt's alone when the completion is not rendered: an eval with references).
         Preference pairs need chosen and rejected columns; without a template their prompt
         column may be left out (it is then the turns both answers share)."""
-        if ref.startswith("builtin:") and ref[8:] not in TASKS:
-            self.problem(f"{path}.data", TASKS.unknown_message(ref[8:]))
-            return
         try:
             sources.parse_ref(ref)  # its form (a hub reference, which is not read offline, too)
         except HarnessError as err:
             self.problem(f"{path}.data", str(err))
             return
+        if ref.startswith("builtin:") and ref[8:] not in TASKS:
+            self.problem(f"{path}.data", TASKS.unknown_message(ref[8:]))
+            return
         if ref.startswith("hf:"):
-            self.notes.append(f"{path}.data: {ref!r} is a hub dataset; not checked offline")
+            self.hub_data(f"{path}.data", ref)
             return
         if not isinstance(split, str):
             return

@@ -9,7 +9,14 @@ commit, or what the hardware chose (device, precision under "auto"). Settings ad
 the first format (load_dtype, optimizer, budget) join the hash only when set, so ids of
 suites that do not set them stay what they were; resources and distribution are where and
 how a variant runs, not what it computes, and stay out of it, as do checkpoint_every and
-keep_checkpoints (a resumed run computes what an unbroken one does).
+keep_checkpoints (a resumed run computes what an unbroken one does) and the suite's trackers
+(where a finished run is reported).
+
+Hub references are pinned here: each hf: dataset a variant reads becomes hf:...@COMMIT, the
+commit its revision (or default branch) names now (harness/data/hub.py), so its fingerprint
+and the run see the same content; a hub model's commit is the variant's model_commit. Both
+join the id only when a commit was found, so suites without hub references, and hub
+references whose commit cannot be had (offline, not cached), keep the ids they had.
 """
 
 from __future__ import annotations
@@ -47,17 +54,21 @@ def plan(loaded: LoadedSuite) -> list[Variant]:
     suite, base_dir = loaded.suite, loaded.base_dir
     variants: list[Variant] = []
     for model in suite.models:
-        chat = models.has_chat_template(model, base_dir)
-        variants.append(_variant(suite, base_dir, model, "baseline", "baseline", {}, [], suite.seeds[0], chat))
+        found = models.hub_commit(model, base_dir)
+        commit = found.commit if found is not None else None
+        chat = models.has_chat_template(model, base_dir, revision=commit)
+        variants.append(_variant(suite, base_dir, model, "baseline", "baseline", {}, [], suite.seeds[0], chat,
+                                 model_commit=commit))
         for k in sorted(set(suite.baselines.shots) - {0}):
             variants.append(_variant(suite, base_dir, model, "baseline", f"baseline-{k}shot", {"shots": k}, [],
-                                     suite.seeds[0], chat, shots=shot_source(suite, k)))
+                                     suite.seeds[0], chat, shots=shot_source(suite, k), model_commit=commit))
         for entry in suite.methods:
             placement = {"resources": entry.resources or suite.resources, "distributed": entry.distributed or suite.distributed}
             for name, params, stages in expand_sweep(suite, entry):
                 search = entry.search or suite.search
                 for seed in suite.seeds:
-                    variant = _variant(suite, base_dir, model, entry.method, name, params, stages, seed, chat, search=search)
+                    variant = _variant(suite, base_dir, model, entry.method, name, params, stages, seed, chat,
+                                       search=search, model_commit=commit)
                     variants.append(variant.model_copy(update=placement))
     return variants
 
@@ -168,13 +179,32 @@ def data_reads(stage: TrainSpec) -> list[tuple[str, str]]:
     return [(d, s) for d, s in reads if d]
 
 
+def _pinned(spec: Any, **refs: str | None) -> Any:
+    """`spec` with the given data references pinned (sources.pinned); itself when none changes."""
+    update = {key: sources.pinned(ref) for key, ref in refs.items() if ref is not None}
+    update = {key: ref for key, ref in update.items() if ref != refs[key]}
+    return spec.model_copy(update=update) if update else spec
+
+
+def _pinned_stage(stage: TrainSpec) -> TrainSpec:
+    """A stage reading its hub data (plain, mixture, validation) at the commits found now."""
+    stage = _pinned(stage, data=stage.data)
+    if stage.mixture is not None:
+        stage = stage.model_copy(update={"mixture": [_pinned(m, data=m.data) for m in stage.mixture]})
+    if stage.validation is not None:
+        stage = stage.model_copy(update={"validation": _pinned(stage.validation, data=stage.validation.data)})
+    return stage
+
+
 def _variant(suite: Suite, base_dir: Path, model: str, method: str, name: str, params: dict[str, Any],
              stages: list[TrainSpec], seed: int, chat: bool | None, shots: Shots | None = None,
-             search: SearchSpec | None = None) -> Variant:
+             search: SearchSpec | None = None, model_commit: str | None = None) -> Variant:
     fingerprints: dict[str, str] = {}
     # None (the model's default) becomes whether it has a chat template, where that is known
     # here; otherwise the worker asks its tokenizer.
-    stages = [st.model_copy(update={"chat": chat}) if st.chat is None else st for st in stages]
+    stages = [_pinned_stage(st.model_copy(update={"chat": chat}) if st.chat is None else st) for st in stages]
+    shots = _pinned(shots, data=shots.data) if shots is not None else None
+    search = _pinned(search, data=search.data) if search is not None else None
     if shots is not None:
         fingerprints[f"{shots.data}|{shots.split}"] = sources.fingerprint(shots.data, shots.split, base_dir)
     held_out = search_data(search, stages)
@@ -186,6 +216,7 @@ def _variant(suite: Suite, base_dir: Path, model: str, method: str, name: str, p
     suite_train = suite.train
     evals = []
     for ev in suite.evals:
+        ev = _pinned(ev, data=ev.data)
         chosen = ev.template if ev.template is not None else (suite_train.template if suite_train else None)
         template = template_of(chosen, ev.data, ev.kind == "preference")
         chat_on = eval_chat(ev, suite_train, chat)
@@ -205,6 +236,7 @@ def _variant(suite: Suite, base_dir: Path, model: str, method: str, name: str, p
         **({"trust_remote_code": True} if suite.trust_remote_code else {}),
         **({"shots": shots.model_dump(mode="json")} if shots is not None else {}),
         **({"search": search.model_dump(mode="json")} if search is not None else {}),
+        **({"model_commit": model_commit} if model_commit is not None else {}),
     }
     return Variant(id=variant_id(body), base_dir=str(base_dir), resources=suite.resources, **body)
 

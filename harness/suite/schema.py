@@ -101,7 +101,7 @@ class BudgetSpec(_Strict):
 class TrainSpec(_Strict):
     """Training data and settings shared by all variants (a method entry may override any)."""
 
-    data: str | None = None  # builtin:NAME | hf:DATASET[:CONFIG] | path (.jsonl .json .csv .tsv .parquet)
+    data: str | None = None  # builtin:NAME | hf:DATASET[:CONFIG][@REVISION] | path (.jsonl .json .csv .tsv .parquet)
     split: str = "train"  # datasets split syntax, slices included: "train[:80%]"
     template: Templates | None = None  # default: the task's own template
     # Column mapping: new name -> existing column ({input: sentence}), so a template or
@@ -402,7 +402,7 @@ TRACKERS: tuple[str, ...] = get_args(TrackerName)
 class Suite(_Strict):
     name: str = Field(pattern=_NAME)  # results/<name>/ and leaderboards/<name>.html
     description: str = ""
-    model: str | list[str]  # built-in name | hub id | local path; a list makes one matrix per model
+    model: str | list[str]  # built-in name | hub id[@REVISION] | local path; a list makes one matrix per model
     train: TrainSpec | None = None
     seeds: list[Annotated[int, Field(ge=0, lt=SEED_LIMIT)]] = Field(default=[0], min_length=1)
     # torch threads; pin it for numbers that repeat (bounded: torch takes a 32-bit count, and

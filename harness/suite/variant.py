@@ -49,6 +49,9 @@ class Variant(BaseModel):
     search: SearchSpec | None = None  # the learning-rate search it starts with (part of the id when set)
     load_dtype: str = "auto"  # part of the id unless auto (then the hardware chooses, as for the device)
     trust_remote_code: bool = False  # run the model's own Python code (part of the id when on)
+    # The hub commit a hub model's revision (or default branch) named at plan time (part of
+    # the id when found); the record's spec keeps it. Hub data is pinned in its references.
+    model_commit: str | None = None
     resources: ResourcesSpec = ResourcesSpec()  # scheduling: not part of the id
     distributed: DistributedSpec | None = None  # how it spreads over resources.gpus: not part of the id
     base_dir: str = "."  # where relative paths resolve; not part of the id
