@@ -86,9 +86,13 @@ class Session:
 def start(suite: str | Path | Mapping[str, Any] | LoadedSuite, results: str | Path = "results", *,
           only: str | None = None, force: bool = False, executor: Literal["local", "ray"] = "local",
           address: str | None = None, retries: int = 0, jobs: int | None = None, gpus: str | Sequence[str] | None = None,
-          gpu_memory: str | None = None, timeout: float | None = None, wait: bool = True) -> Session:
+          gpu_memory: str | None = None, timeout: float | None = None, wait: bool = True,
+          trackers: Sequence[str] = ()) -> Session:
     """Check the options and prepare the run (`harness run`'s options, same names); nothing
-    runs until the Session's outcomes are read. Writes the suite copy into the results folder."""
+    runs until the Session's outcomes are read. Writes the suite copy into the results folder.
+
+    `trackers` adds to the suite's `trackers:` (tensorboard, mlflow, wandb): each variant that
+    runs is logged to them from its record once it is written (harness/track)."""
     from harness.records.store import sweep_temp_files, write_suite_copy
     from harness.run.slots import CpuPool, parse_gpus, plan_pool
     from harness.suite.loading import suite_text
@@ -96,6 +100,7 @@ def start(suite: str | Path | Mapping[str, Any] | LoadedSuite, results: str | Pa
 
     loaded = load_suite(suite)
     variants = plan(loaded, only)
+    tracking = _trackers([*loaded.suite.trackers, *trackers])
     if executor not in ("local", "ray"):
         raise HarnessError(f"executor {executor!r}: write local or ray")
     if executor == "ray" and (jobs or gpus or gpu_memory):
@@ -130,14 +135,44 @@ def start(suite: str | Path | Mapping[str, Any] | LoadedSuite, results: str | Pa
         if executor == "ray":
             from harness.run import ray_executor
 
-            return ray_executor.run(variants, results_dir, force=force, address=address, retries=retries,
-                                    timeout=timeout, wait=wait)
-        from harness.run import local
+            running = ray_executor.run(variants, results_dir, force=force, address=address, retries=retries,
+                                       timeout=timeout, wait=wait)
+        else:
+            from harness.run import local
 
-        return local.run(variants, results_dir, force=force, pool=pool, timeout=timeout, wait=wait)
+            running = local.run(variants, results_dir, force=force, pool=pool, timeout=timeout, wait=wait)
+        return _tracked(running, tracking, results_dir) if tracking else running
 
     where = f"ray ({address or 'a local instance'})" if executor == "ray" else pool.describe()
     return Session(loaded, variants, out, where, executor == "local" and pool.alone, notes, outcomes)
+
+
+def _trackers(names: list[str]) -> list[str]:
+    """The trackers to log to, each once; HarnessError for an unknown one or one whose package
+    is missing (a suite's own were checked when it loaded; `--tracker` names come here)."""
+    from harness.track import TRACKERS, missing_package
+    from harness.track.trackers import unknown_message
+
+    chosen = list(dict.fromkeys(names))
+    for name in chosen:
+        if name not in TRACKERS:
+            raise HarnessError(f"--tracker: {unknown_message(name)}")
+        if why := missing_package(name):
+            raise HarnessError(f"--tracker {name}: {why}")
+    return chosen
+
+
+def _tracked(outcomes: Iterator[Any], names: list[str], results_dir: Path) -> Iterator[Any]:
+    """The executor's outcomes, each variant that ran (ok or failed) logged to the trackers
+    from its record before its outcome is passed on (its `tracked` says where); a skipped
+    one is not logged again."""
+    from harness.run.outcome import Outcome
+    from harness.track import log_variant
+
+    for outcome in outcomes:
+        if isinstance(outcome, Outcome) and outcome.state in ("ok", "failed") and outcome.record is not None:
+            outcome.tracked = log_variant(names, outcome.record, results_dir)
+        yield outcome
 
 
 def run(suite: str | Path | Mapping[str, Any] | LoadedSuite, results: str | Path = "results", *,
@@ -146,7 +181,7 @@ def run(suite: str | Path | Mapping[str, Any] | LoadedSuite, results: str | Path
     return their records in plan order, comparisons filled in.
 
     `options` are `start`'s: only, force, executor ("local" or "ray"), address, retries, jobs,
-    gpus, gpu_memory, timeout, wait. `leaderboard` is a path for the HTML page (none by
+    gpus, gpu_memory, timeout, wait, trackers. `leaderboard` is a path for the HTML page (none by
     default; `harness.report.render` builds one any time). A failed variant's record says
     why (`record.status`, `record.error`); the others still run.
     """

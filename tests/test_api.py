@@ -52,6 +52,27 @@ def test_a_bad_dict_names_each_problem_with_its_yaml_path():
         harness.plan(yaml.safe_load(TINY_SUITE), only="nothing*")
 
 
+def _logged_loss(results, record) -> list[tuple[int, float]]:
+    """The training loss TensorBoard holds for the variant, read with tensorboard's own reader."""
+    from tensorboard.backend.event_processing import event_accumulator
+
+    events = event_accumulator.EventAccumulator(str(results / "tensorboard" / record.suite / record.variant_id))
+    events.Reload()
+    return [(e.step, e.value) for e in events.Scalars("train/loss")]
+
+
+def test_an_unknown_or_uninstalled_tracker_is_refused_before_anything_runs(tmp_path, monkeypatch):
+    from harness.track import trackers
+
+    raw = yaml.safe_load(TINY_SUITE)
+    with pytest.raises(HarnessError, match="unknown tracker 'tensorbord'; did you mean 'tensorboard'"):
+        harness.run(raw, results=tmp_path, trackers=["tensorbord"])
+    monkeypatch.setattr(trackers.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(HarnessError, match="pip install 'harness\\[trackers\\]'"):
+        harness.run(raw, results=tmp_path, trackers=["mlflow"])
+    assert not any(tmp_path.iterdir())  # refused before the suite copy or any record
+
+
 def test_import_harness_loads_no_torch_and_run_stays_callable():
     code = ("import sys, harness; harness.plan; assert 'torch' not in sys.modules, 'torch imported';"
             "import harness.run.slots; assert callable(harness.run); print('ok')")
@@ -64,14 +85,17 @@ def test_api_run_writes_the_records_the_cli_writes(write_suite, tmp_path, monkey
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
     raw = yaml.safe_load(TINY_SUITE)
     raw["train"]["steps"] = 1
-    records = harness.run(raw, results=tmp_path / "api", only="lora*", leaderboard=tmp_path / "api.html")
+    records = harness.run(raw, results=tmp_path / "api", only="lora*", leaderboard=tmp_path / "api.html",
+                          trackers=["tensorboard"])
     (record,) = records
     assert record.status == "ok" and record.name == "lora-r4" and (tmp_path / "api.html").is_file()
+    assert _logged_loss(tmp_path / "api", record) == [(step, pytest.approx(loss)) for step, loss in record.train_curve]
 
     suite = write_suite(TINY_SUITE)
     cli = invoke("run", str(suite), "--results", str(tmp_path / "cli"), "--only", "lora*", "--set", "train.steps=1",
-                 "--leaderboard", str(tmp_path / "cli.html"))
+                 "--leaderboard", str(tmp_path / "cli.html"), "--tracker", "tensorboard")
     assert cli.exit_code == 0, cli.output
+    assert f"tensorboard: {tmp_path / 'cli' / 'tensorboard' / 'tiny' / record.variant_id}" in cli.output
     (path,) = (tmp_path / "cli" / "tiny").glob("*/record.json")
     by_cli = json.loads(path.read_text())
     by_api = record.model_dump(mode="json")
@@ -80,9 +104,11 @@ def test_api_run_writes_the_records_the_cli_writes(write_suite, tmp_path, monkey
     assert by_cli["metrics"] == by_api["metrics"]  # values, intervals, per-metric extras
 
     # the API's folder is a results folder like any: the CLI skips what the API computed
+    logged = sorted((tmp_path / "api" / "tensorboard").rglob("events.*"))
     again = invoke("run", str(suite), "--results", str(tmp_path / "api"), "--only", "lora*", "--set", "train.steps=1",
-                   "--leaderboard", str(tmp_path / "again.html"))
+                   "--leaderboard", str(tmp_path / "again.html"), "--tracker", "tensorboard")
     assert again.exit_code == 0 and "skip  lora-r4" in again.output, again.output
+    assert sorted((tmp_path / "api" / "tensorboard").rglob("events.*")) == logged  # a skipped variant is not logged again
 
     frame = harness.load_results(tmp_path / "api")
     csv = invoke("report", str(tmp_path / "api" / "tiny"), "--format", "csv")

@@ -61,6 +61,9 @@ def validate(suite: str, overrides: tuple[str, ...] = ()) -> None:
 @click.option("--no-wait", "no_wait", is_flag=True,
               help="A variant another live run is computing is reported busy and left to it (exit 3), instead of "
                    "waited for.")
+@click.option("--tracker", "trackers", multiple=True, type=click.Choice(["tensorboard", "mlflow", "wandb"]),
+              help="Also log each variant that runs to this experiment tracker (repeatable; adds to the suite's "
+                   "trackers:). pip install 'harness[trackers]'.")
 @click.option("--dry-run", "dry_run", is_flag=True,
               help="Say what would run and what would be skipped and why, with each variant's id, GPUs and memory "
                    "estimate; run, write and lock nothing.")
@@ -68,7 +71,7 @@ def validate(suite: str, overrides: tuple[str, ...] = ()) -> None:
 @user_errors
 def run(suite: str, results_dir: str, only: str | None, force: bool, executor: str, address: str | None, retries: int,
         jobs: int | None, gpus: str | None, gpu_memory: str | None, timeout: float | None, leaderboard: str | None,
-        no_wait: bool, overrides: tuple[str, ...] = (), dry_run: bool = False) -> None:
+        no_wait: bool, trackers: tuple[str, ...] = (), overrides: tuple[str, ...] = (), dry_run: bool = False) -> None:
     """Train and evaluate every variant of SUITE, writing one record per variant.
 
     Variants with an ok record are skipped (ids hash the resolved spec and the data, so a
@@ -90,7 +93,7 @@ def run(suite: str, results_dir: str, only: str | None, force: bool, executor: s
         click.echo(describe(plan_run(api.plan(loaded, only), Path(results_dir), force)))
         return
     session = api.start(loaded, results_dir, only=only, force=force, executor=executor, address=address, retries=retries,
-                        jobs=jobs, gpus=gpus, gpu_memory=gpu_memory, timeout=timeout, wait=not no_wait)
+                        jobs=jobs, gpus=gpus, gpu_memory=gpu_memory, timeout=timeout, wait=not no_wait, trackers=trackers)
     for note in session.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"suite {loaded.suite.name}: {len(session.variants)} variant(s) on {session.where} -> {session.suite_dir}/")
@@ -171,6 +174,9 @@ def _report(outcomes, total: int, counts: dict[str, int], alone: bool) -> None:
                 log = outcome.directory / "log.txt"
                 look = f"log: {log}" if log.is_file() else f"traceback: {outcome.directory / 'traceback.txt'}"
                 view.echo(f"  FAIL  {v.label()}: {outcome.record.error}  ({look})")
+            for tracked in outcome.tracked:
+                view.echo(f"        {tracked.tracker}: {tracked.where}" if tracked.ok else
+                          f"        {tracked.tracker}: not logged ({tracked.error})")
 
 
 class _BoardView:

@@ -43,6 +43,7 @@ class Outcome:
     directory: Path | None = None
     slot: str | None = None  # where it ran (harness/run/slots.py): "cuda:1", "cpu 2/3"
     holder: str | None = None  # busy or waiting: who holds the variant (records/store.holder)
+    tracked: list[Any] = field(default_factory=list)  # ran: what each tracker did with it (harness/track.Tracked)
 
 
 def new_record(variant: Variant, **fields: Any) -> Record:

@@ -22,6 +22,7 @@ from harness.errors import HarnessError, Problem, short_repr
 from harness.models.family import FAMILIES, eval_kinds
 from harness.registry import EVAL_KINDS, METHODS, METRICS, MODELS, TASKS, load_target
 from harness.suite.schema import TRAIN_FIELDS, EvalSpec, Suite, TemplateSpec, TrainOverride
+from harness.track.trackers import TRACKERS, missing_package
 
 
 def check_suite(raw: dict[str, Any], suite: Suite | None, base_dir: Path) -> tuple[list[Problem], list[str]]:
@@ -43,6 +44,7 @@ def check_suite(raw: dict[str, Any], suite: Suite | None, base_dir: Path) -> tup
         c.resolved_stages(suite)
         c.baselines(suite)
         c.searches(suite)
+    c.trackers(raw.get("trackers"))
     return c.problems, c.notes
 
 
@@ -115,6 +117,12 @@ class _Checker:
         self.unpinned.add(ref)
         self.notes.append(f"{path}: {ref!r} is not pinned to a commit ({found.source}): the variant ids hash its "
                           f"name alone, so a {what} changed on the hub would reuse old results; pin it as {pin}")
+
+    def trackers(self, value: Any) -> None:
+        """Each tracker's package is installed (unknown names are the schema's to report)."""
+        for i, name in enumerate(_sequence(value)):
+            if isinstance(name, str) and name in TRACKERS and (why := missing_package(name)):
+                self.problem(f"trackers[{i}]", why)
 
     def method(self, path: str, entry: dict[str, Any], train: dict[str, Any]) -> None:
         name = entry.get("method")
