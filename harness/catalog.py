@@ -22,6 +22,8 @@ Meta by kind:
   function (model, tokenizer, EvalSpec, base_dir) the worker calls on the model as loaded,
   before the method touches it; what it returns goes back to the evaluator as `before=`:
   preference evals measure rewards against the model every variant started from).
+- method and eval kind: extra ((module, extra name): an optional package it needs; `harness
+  validate` says to pip install 'harness[EXTRA]' when the module is not installed).
 - method: trains (what its training updates, for the memory estimate of
   harness/run/memory.py: "all", "adapters", "head" or "none"), weight_bits (4: the base is
   stored in 4 bits).
@@ -51,7 +53,8 @@ def _methods(r: Any) -> None:
     r.register("ulmfit", "harness.methods.ulmfit:ULMFIT", "ULMFiT: discriminative rates (2.6), slanted triangular schedule, gradual unfreezing", trains="all")
     r.register("lora", "harness.methods.lora:LORA", "LoRA (peft): low-rank adapters on the linear layers, base frozen", trains="adapters")
     r.register("dora", "harness.methods.lora:DORA", "DoRA (peft): LoRA on the weights' direction plus a trained magnitude, base frozen", trains="adapters")
-    r.register("qlora", "harness.methods.qlora:QLORA", "QLoRA: LoRA (peft) on a base quantized to 4-bit NF4 (bitsandbytes, double quantization; bf16 compute where native)", trains="adapters", weight_bits=4)
+    r.register("qlora", "harness.methods.qlora:QLORA", "QLoRA: LoRA (peft) on a base quantized to 4-bit NF4 (bitsandbytes, double quantization; bf16 compute where native)", trains="adapters", weight_bits=4,
+               extra=("bitsandbytes", "qlora"))
     r.register("vera", "harness.methods.low_rank:VERA", "VeRA (peft): shared frozen random low-rank matrices, only per-layer scaling vectors train, base frozen", trains="adapters")
     r.register("lokr", "harness.methods.low_rank:LOKR", "LoKr (peft): Kronecker-product low-rank weight updates on the linear layers, base frozen", trains="adapters")
     r.register("ia3", "harness.methods.peft_methods:IA3", "IA3 (peft): learned scaling vectors on keys, values and feed-forward activations, base frozen", trains="adapters")
@@ -132,7 +135,7 @@ def _eval_kinds(r: Any) -> None:
     r.register("lm_eval", "harness.evaluate.lm_eval_bridge:evaluate",
                "any lm-eval task (task: NAME or FILE.yaml), run by lm-eval itself on the in-memory model",
                families=("causal",), fields=("task", "include_path", "shots"), check="harness.evaluate.checks:lm_eval",
-               own_metrics=True)
+               own_metrics=True, extra=("lm_eval", "lm-eval"))
     r.register("preference", "harness.evaluate.preference:evaluate",
                "pairs of a prompt and a chosen and a rejected answer: which the model finds more likely, and how far "
                "tuning moved that against the model as loaded (DPO's implicit reward)",

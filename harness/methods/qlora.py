@@ -29,6 +29,16 @@ from harness.methods.peft_methods import peft_method
 log = logging.getLogger(__name__)
 
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+INSTALL = "pip install 'harness[qlora]'"
+
+
+def _bnb():
+    """bitsandbytes, an optional dependency: missing, a HarnessError names the extra that installs it."""
+    try:
+        import bitsandbytes
+    except ImportError:
+        raise HarnessError(f"method qlora needs bitsandbytes, which is not installed here: {INSTALL}") from None
+    return bitsandbytes
 
 
 class QloraParams(LoraParams):
@@ -59,6 +69,8 @@ def compute_dtype(name: str):
 def bnb_config(params: QloraParams):
     from transformers import BitsAndBytesConfig
 
+    _bnb()  # transformers would fail on it deep inside from_pretrained
+
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type=params.quant_type,
@@ -78,7 +90,7 @@ def quantize_linear_layers(model, quant_type: str, double_quant: bool, compute_d
     transformers' own replace_with_bnb_linear only builds empty layers for weights still to
     be loaded, so it cannot convert a model that is already in memory.
     """
-    import bitsandbytes as bnb
+    bnb = _bnb()
     import torch
 
     # The head stays in full precision, as from_pretrained keeps it: it is small next to
@@ -106,7 +118,7 @@ def quantize_linear_layers(model, quant_type: str, double_quant: bool, compute_d
 
 
 def _prepare(model, params: QloraParams):
-    import bitsandbytes as bnb
+    bnb = _bnb()
     from peft import prepare_model_for_kbit_training
 
     if not any(isinstance(m, bnb.nn.Linear4bit) for m in model.modules()):  # else quantized while loading

