@@ -23,7 +23,7 @@ Meta by kind:
   before the method touches it; what it returns goes back to the evaluator as `before=`:
   preference evals measure rewards against the model every variant started from).
 - method and eval kind: extra ((module, extra name): an optional package it needs; `harness
-  validate` says to pip install 'harness[EXTRA]' when the module is not installed).
+  validate` notes pip install 'harness[EXTRA]' when the module is not installed).
 - method: trains (what its training updates, for the memory estimate of
   harness/run/memory.py: "all", "adapters", "head" or "none"), weight_bits (4: the base is
   stored in 4 bits).
