@@ -84,16 +84,21 @@ def test_import_harness_loads_no_torch_and_run_stays_callable():
 def test_api_run_writes_the_records_the_cli_writes(write_suite, tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
     raw = yaml.safe_load(TINY_SUITE)
-    raw["train"]["steps"] = 1
+    raw["train"].update(steps=1, gradient_checkpointing=True)
     records = harness.run(raw, results=tmp_path / "api", only="lora*", leaderboard=tmp_path / "api.html",
                           trackers=["tensorboard"])
     (record,) = records
     assert record.status == "ok" and record.name == "lora-r4" and (tmp_path / "api.html").is_file()
     assert _logged_loss(tmp_path / "api", record) == [(step, pytest.approx(loss)) for step, loss in record.train_curve]
+    # what the peak held: the process before the model, the tensors by part, training's and evaluation's peaks
+    parts = record.cost.memory_parts
+    assert {"before_load", "weights", "gradients", "optimizer", "peak_train", "peak_eval"} <= set(parts)
+    assert record.cost.peak_memory_bytes == max(parts["peak_train"], parts["peak_eval"]) > parts["before_load"]
+    assert record.method_info["stages"][0]["gradient_checkpointing"] is True
 
     suite = write_suite(TINY_SUITE)
     cli = invoke("run", str(suite), "--results", str(tmp_path / "cli"), "--only", "lora*", "--set", "train.steps=1",
-                 "--leaderboard", str(tmp_path / "cli.html"), "--tracker", "tensorboard")
+                 "--set", "train.gradient_checkpointing=true", "--leaderboard", str(tmp_path / "cli.html"), "--tracker", "tensorboard")
     assert cli.exit_code == 0, cli.output
     assert f"tensorboard: {tmp_path / 'cli' / 'tensorboard' / 'tiny' / record.variant_id}" in cli.output
     (path,) = (tmp_path / "cli" / "tiny").glob("*/record.json")
@@ -106,7 +111,7 @@ def test_api_run_writes_the_records_the_cli_writes(write_suite, tmp_path, monkey
     # the API's folder is a results folder like any: the CLI skips what the API computed
     logged = sorted((tmp_path / "api" / "tensorboard").rglob("events.*"))
     again = invoke("run", str(suite), "--results", str(tmp_path / "api"), "--only", "lora*", "--set", "train.steps=1",
-                   "--leaderboard", str(tmp_path / "again.html"), "--tracker", "tensorboard")
+                   "--set", "train.gradient_checkpointing=true", "--leaderboard", str(tmp_path / "again.html"), "--tracker", "tensorboard")
     assert again.exit_code == 0 and "skip  lora-r4" in again.output, again.output
     assert sorted((tmp_path / "api" / "tensorboard").rglob("events.*")) == logged  # a skipped variant is not logged again
 

@@ -44,6 +44,14 @@ class Cost(BaseModel):
     # beside the measured peak so the estimate can be judged.
     memory_estimate_bytes: int | None = None
     memory_estimate_source: str | None = None  # "estimate" or "resources.gpu_memory"
+    memory_estimate_parts: dict[str, int] = {}  # the estimate by part: weights, gradients, optimizer, activations...
+    # What the measured peak held, by part: weights, gradients and optimizer counted from the
+    # tensors after each stage's first step (harness/train/footprint.py; the largest over
+    # stages); and, measured as peak_memory_bytes is, what the process held before the model
+    # loaded (before_load: on a CPU the interpreter and libraries, part of every peak) and the
+    # peaks of training and of evaluation alone (peak_train, peak_eval). A CPU's resident set
+    # also keeps what the allocator does not hand back; a GPU's figure is torch's allocations.
+    memory_parts: dict[str, int] = {}
     train_seconds: float | None = None
     eval_seconds: float | None = None
     tokens_per_second: float | None = None  # training tokens, padding excluded

@@ -175,8 +175,30 @@ def _columns(records: list[Record], notes: list[str], templated: dict[str, dict[
                            "model (0 for the base model itself)", False, "nats"))
     for name, label, unit, higher, help_text in COSTS:
         if any(getattr(r.cost, name) is not None for r in records):
+            if name == "peak_memory_bytes":
+                label, help_text = _memory_header(records, label, help_text)
             cols.append(Column(f"cost:{name}", "cost", "cost", label, help_text, higher, unit))
     return cols
+
+
+# What a peak memory figure measured (Cost.peak_memory_source), for the column's header.
+MEMORY_SOURCES = {"rss": ("peak RSS", "the process's peak resident set on the CPU: the model, training and evaluation, "
+                                     "and also the interpreter, the libraries and what the allocator keeps after freeing"),
+                  "cuda": ("peak GPU alloc", "torch's peak of allocated GPU memory (max_memory_allocated); the allocator's "
+                                            "reserve and the CUDA context come on top")}
+
+
+def _memory_header(records: list[Record], label: str, help_text: str) -> tuple[str, str]:
+    """'peak RSS' (a CPU's resident set) or 'peak GPU alloc' (torch's allocations): the header
+    says what the figures measure; records measured both ways say so (they do not compare)."""
+    sources = sorted({r.cost.peak_memory_source for r in records if r.cost.peak_memory_bytes is not None
+                      and r.cost.peak_memory_source in MEMORY_SOURCES})
+    if len(sources) == 1:
+        short, long = MEMORY_SOURCES[sources[0]]
+        return short, f"{label}: {long}"
+    if len(sources) > 1:
+        return f"{label} (RSS + GPU)", help_text + "; these records mix both, which do not compare"
+    return label, help_text
 
 
 def _with_template_means(metric_cols: list[Column], templated: dict[str, dict[str, Any]]) -> list[Column]:

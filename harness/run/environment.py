@@ -77,6 +77,22 @@ def reset_peak_memory(device) -> None:
         pass  # not Linux: the peak then covers the whole process
 
 
+def current_memory(device) -> int | None:
+    """Memory held now, as peak_memory measures it: torch's allocations on a GPU, the resident
+    set on a CPU (before the model loads, that is the interpreter and the libraries)."""
+    import torch
+
+    if device.type == "cuda":
+        return int(torch.cuda.memory_allocated(device))
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def peak_memory(device) -> tuple[int | None, str]:
     import torch
 

@@ -42,7 +42,7 @@ from harness.records.schema import Cost, Record, Score
 from harness.records.store import write_record, write_text_atomic
 from harness.registry import EVAL_KINDS, METHODS
 from harness.run import memory, orphan, peak, progress
-from harness.run.environment import describe, peak_memory, reset_peak_memory
+from harness.run.environment import current_memory, describe, peak_memory, reset_peak_memory
 from harness.run.launch import VARIANT_FILE
 from harness.run.outcome import new_record
 from harness.run.search import run_search
@@ -109,6 +109,7 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         record.parallel = {"world_size": world, "strategy": strategy,
                            "backend": ("nccl" if device.type == "cuda" else "gloo") if world > 1 else None}
         reset_peak_memory(device)
+        before_load = current_memory(device)  # a CPU process's own share of every peak below
 
         method = METHODS.load(variant.method)
         params = method.parse(variant.params)
@@ -154,6 +155,8 @@ def run_variant(variant: Variant, directory: Path) -> Record:
         model = applied.model
         trainable, total = count_parameters(model, [p for g in applied.param_groups or [] for p in g.params])
         cost = Cost(trainable_params=trainable, total_params=total)
+        if before_load is not None:
+            cost.memory_parts["before_load"] = before_load
         record.method_info = dict(applied.info)
         if trained:
             budgets = [b or (budget.derive(cfg, budget.lengths(srcs), total, trainable, flops.shape(model)) if cfg.budget else None)
@@ -168,6 +171,9 @@ def run_variant(variant: Variant, directory: Path) -> Record:
                          directory)
             if any(st.save for st in variant.stages) and rank == 0:
                 cost.saved_bytes = save_weights(model, tokenizer, directory / "weights", variant, family)
+            # the peak of training alone; evaluation's is measured from here on
+            cost.memory_parts["peak_train"] = peak_memory(device)[0] or 0
+            reset_peak_memory(device)
         if strategy == "ddp" or (world > 1 and not trained):  # every rank holds the whole model: split the batches
             shards.split_across(rank, world)
 
@@ -181,10 +187,14 @@ def run_variant(variant: Variant, directory: Path) -> Record:
             # a probe's base is the untouched model: its drift is zero by construction
             record.drift = drift.drift(getattr(model, "base", model) if hasattr(model, "labels") else model, tokenizer, samples)
         cost.eval_seconds = round(time.perf_counter() - start, 3)
-        cost.peak_memory_bytes, cost.peak_memory_source = peak_memory(device)
+        peak_eval, cost.peak_memory_source = peak_memory(device)
+        if "peak_train" in cost.memory_parts and peak_eval is not None:
+            cost.memory_parts["peak_eval"] = peak_eval
+        cost.peak_memory_bytes = max(peak_eval or 0, cost.memory_parts.get("peak_train", 0)) or peak_eval
         planned = memory.estimate(variant)
         if planned is not None:
             cost.memory_estimate_bytes, cost.memory_estimate_source = planned.bytes, planned.source
+            cost.memory_estimate_parts = dict(planned.parts)
         record.cost = cost
         record.status = "ok"
     except Exception as err:  # the record says what failed; the run goes on with other variants
@@ -382,7 +392,11 @@ def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cos
             **({"best_step": result.best_step} if result.best_step is not None else {}),
             **({"objective": cfg.objective, "loss_type": cfg.loss_type, "beta": cfg.beta, "reference": result.reference}
                if cfg.objective != "sft" else {}),
+            **({"gradient_checkpointing": True} if cfg.gradient_checkpointing else {}),
+            **({"memory": result.memory} if result.memory else {}),
         })
+        for part, size in result.memory.items():  # the largest over stages
+            cost.memory_parts[part] = max(size, cost.memory_parts.get(part, 0))
     record.method_info["stages"] = stages_info
     resumed = [s for st in stages_info for s, what in st.get("events", []) if what == checkpoint.RESUMED]
     if resumed:  # the steps a rerun resumed after (its loss curve is an unbroken run's)

@@ -254,6 +254,8 @@ def variant_id(body: dict[str, Any]) -> str:
             del stage["optimizer"]
         if stage.get("budget") is None:
             stage.pop("budget", None)
+        if not stage.get("gradient_checkpointing"):  # added later: ids without it stay as they were
+            stage.pop("gradient_checkpointing", None)
         for setting in CHECKPOINT_SETTINGS + (PREFERENCE_SETTINGS if stage.get("objective", "sft") == "sft" else ()):
             stage.pop(setting, None)
         stage["data"] = portable(stage["data"])

@@ -143,6 +143,10 @@ class TrainSpec(_Strict):
     # setting is part of the variant's id: they change how it runs, not what it computes.
     checkpoint_every: int | None = Field(default=None, gt=0)
     keep_checkpoints: bool = False  # keep the last checkpoint once the record is written (default: removed)
+    # Recompute each layer's activations during backward instead of keeping them (transformers'
+    # activation checkpointing, harness/train/footprint.py): far less activation memory for
+    # about a third more compute, the same loss. Every method that trains through the model.
+    gradient_checkpointing: bool = False
     # What the stage minimises. sft: the cross-entropy of the completion (supervised tuning).
     # dpo: a preference loss on rows of prompt, chosen and rejected (harness/train/preference.py),
     # trl's formula named by loss_type; the reference is the model this stage starts from.

@@ -30,7 +30,7 @@ from harness.models.abilities import keeps_logits
 from harness.models.precision import bf16_supported
 from harness.registry import METRICS
 from harness.suite.schema import TrainSpec
-from harness.train import checkpoint, optimizers
+from harness.train import checkpoint, footprint, optimizers
 from harness.train.batches import Source, batches, collate, loss_items
 from harness.train.objectives import sft_loss
 from harness.train.parallel import for_this_process
@@ -56,6 +56,8 @@ class TrainResult:
     # margin and the share of pairs ranked right (harness/train/preference.py)
     preference_curve: list[dict] = field(default_factory=list)
     reference: dict | None = None  # objective dpo: what the reference model was, and its bytes
+    # bytes of weights, gradients and optimizer state after the first step (footprint.py)
+    memory: dict[str, int] = field(default_factory=dict)
 
     @property
     def tokens_per_second(self) -> float:
@@ -131,6 +133,8 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
 
     trained, optimizer = parallel.prepare(model, optimizer)
     selective = keeps_logits(model)  # the output head at completion tokens only (objectives.py)
+    # activations recomputed in backward instead of kept (footprint.py); off again after the stage
+    checkpointing_off = footprint.gradient_checkpointing(model) if cfg.gradient_checkpointing else None
     reference = None
     if cfg.objective == "dpo":
         check_supported(model)
@@ -211,6 +215,8 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
         if not math.isfinite(step_loss):
             raise FloatingPointError(f"loss became {step_loss} at step {step}; lower the learning rate")
         parallel.step(optimizer, trained, cfg.max_grad_norm)
+        if not result.memory:  # gradients and optimizer state both allocated, before the gradients are freed
+            result.memory = footprint.tensor_bytes(model, getattr(optimizer, "optimizer", optimizer))
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
 
@@ -237,6 +243,8 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
         best.restore()
         log.info("kept the weights of step %d (best %s %.4g)", best.step, cfg.select_best, best.value)
     result.seconds = earlier + time.perf_counter() - start
+    if checkpointing_off is not None:
+        checkpointing_off()
     model.eval()
     return result
 

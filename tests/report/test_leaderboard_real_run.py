@@ -86,7 +86,7 @@ def test_markdown_of_a_baseline_and_three_methods_reads_well_in_a_terminal(board
     assert "± " in tables[0][3] and "(2 seeds)" in tables[0][3]  # seeds fold into mean ± std
     assert "**" in text  # a best value is marked
     assert "drift KL (nats)" in tables[2][0] and "reviews accuracy Δ" in tables[2][0]
-    assert all(h in tables[3][0] for h in ("trainable", "peak memory", "train time", "tokens/s", "train FLOPs", "MFU"))
+    assert all(h in tables[3][0] for h in ("trainable", "peak RSS", "train time", "tokens/s", "train FLOPs", "MFU"))
 
 
 def _order(driver) -> list[str]:

@@ -203,3 +203,14 @@ def test_two_models_are_ranked_and_marked_each_on_its_own(tmp_path):
     assert [r.key for r in table.rows if r.cells["metric:e/rouge1"].best] == ["large/lora", "small/lora"]
     page = render([table], "html")
     assert page.count('<td class="text" data-sort="large">large</td>') == 3  # a model column once there are two
+
+
+@pytest.mark.parametrize("sources, header", [(["rss", "rss"], "peak RSS"), (["cuda", "cuda"], "peak GPU alloc"),
+                                             (["rss", "cuda"], "peak memory (RSS + GPU)")])
+def test_the_memory_header_says_what_was_measured(tmp_path, sources, header):
+    write(tmp_path, [record(name, name, metrics={"d2t": {"rouge1": 0.5}},
+                            cost={"peak_memory_bytes": 2_000_000, "peak_memory_source": source})
+                     for name, source in zip(("full", "lora"), sources)])
+    (column,) = [c for c in build_table(tmp_path).columns if c.key == "cost:peak_memory_bytes"]
+    assert column.label == header
+    assert ("resident set" in column.help) == ("rss" in sources) and ("allocated" in column.help) == ("cuda" in sources)
