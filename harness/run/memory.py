@@ -12,6 +12,7 @@ The estimate is the usual account of training memory, per GPU:
   optimizer   trainable parameters x the optimizer's state (AdamW: two moments);
   activations per layer s*b*h*(34 + 5*a*s/h) bytes at 16 bits (Korthikanti et al., 2022,
               "Reducing Activation Recomputation in Large Transformer Models"), doubled in fp32;
+              with gradient_checkpointing, each layer's input (s*b*h) and one layer's whole set;
               the loss's logits, s*b*V x 8 bytes (fp32 logits and their gradient); at
               evaluation, fp32 logits of a batch of EVAL_TOKENS positions each.
 Trainable parameters follow the method's registration (catalog `trains`): all of them
@@ -110,9 +111,13 @@ def estimate(variant: Variant) -> Estimate | None:
             # first stage's) or the loss has none (harness/train/preference.py)
             copied = stage.loss_type not in ("simpo", "orpo") and (trains == "all" or i > 0)
             reference = max(reference, trainable * param_bytes if copied else 0.0)
-        per_layer = s * b * h * (34 + 5 * heads * s / h) * (1 if stage.precision in ("bf16", "fp16", "auto") else 2)
+        half = stage.precision in ("bf16", "fp16", "auto")
+        per_layer = s * b * h * (34 + 5 * heads * s / h) * (1 if half else 2)
+        # gradient checkpointing keeps each layer's input alone, and one layer's whole
+        # activations while backward recomputes it
+        kept = layers * s * b * h * (2 if half else 4) + per_layer if stage.gradient_checkpointing else layers * per_layer
         backward = trains != "none" and trains != "head"
-        activations = max(activations, (layers * per_layer if backward else 0) + 8 * s * b * shape["vocab_size"])
+        activations = max(activations, (kept if backward else 0) + 8 * s * b * shape["vocab_size"])
         state = STATE_BYTES.get(stage.optimizer) or STATE_SIZES[stage.optimizer] * param_bytes
         optimizer = max(optimizer, trainable * state)
     if world > 1 and variant.distributed is not None and variant.distributed.strategy == "fsdp":

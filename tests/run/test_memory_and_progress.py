@@ -51,6 +51,15 @@ def test_a_preference_stage_doubles_the_sequences_and_counts_its_reference(write
     assert estimate(found["full"]).parts["reference"] == 428_800  # a frozen fp32 copy of every weight
 
 
+def test_gradient_checkpointing_keeps_each_layers_input_and_one_layers_activations(write_suite):
+    checkpointed = TINY_SUITE.replace("  precision: fp32", "  precision: fp32\n  gradient_checkpointing: true")
+    checkpointed = checkpointed.replace("    max_new_tokens: 8", "    max_new_tokens: 8\n    batch_size: 1")  # scoring: 530,432
+    found = {v.name: v for v in plan(load_suite(write_suite(checkpointed)))}
+    # fp32: 2 layers x 128*2*64 inputs x 4 bytes = 131,072, one layer's 2,424,832 (above) while
+    # it is recomputed, and the logits 530,432: 3,086,336 (instead of 5,380,096)
+    assert estimate(found["lora-r4"]).parts["activations"] == 131_072 + 2_424_832 + 530_432
+
+
 def test_time_left_from_progress_by_hand():
     training = Running("a", "cuda:0", 30.0, {"phase": "train", "step": 10, "total": 40, "loss": 1.0, "tokens_per_second": 5.0})
     loading = Running("b", "cuda:1", 5.0, None)
