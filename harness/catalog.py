@@ -24,7 +24,9 @@ Meta by kind:
   preference evals measure rewards against the model every variant started from).
 - method and eval kind: extra ((module, extra name): an optional package it needs; `harness
   validate` notes pip install 'harness[EXTRA]' when the module is not installed).
-- method: trains (what its training updates, for the memory estimate of
+- method: checkpointing (False: gradient_checkpointing cannot apply; prefix tuning passes its
+  virtual keys and values through the cache, which transformers drops under checkpointing),
+  trains (what its training updates, for the memory estimate of
   harness/run/memory.py: "all", "adapters", "head" or "none"), weight_bits (4: the base is
   stored in 4 bits).
 - model: family ("causal" by default, "encoder", "seq2seq"); pull and cache name what
@@ -60,7 +62,8 @@ def _methods(r: Any) -> None:
     r.register("ia3", "harness.methods.peft_methods:IA3", "IA3 (peft): learned scaling vectors on keys, values and feed-forward activations, base frozen", trains="adapters")
     r.register("prompt_tuning", "harness.methods.peft_methods:PROMPT_TUNING", "prompt tuning (peft): learned soft-prompt embeddings before the input, base frozen", trains="adapters")
     r.register("p_tuning", "harness.methods.peft_methods:P_TUNING", "P-tuning (peft): virtual tokens from a trained prompt encoder (MLP or LSTM), base frozen", trains="adapters")
-    r.register("prefix_tuning", "harness.methods.peft_methods:PREFIX_TUNING", "prefix tuning (peft): learned keys and values prepended at every layer, base frozen", trains="adapters")
+    r.register("prefix_tuning", "harness.methods.peft_methods:PREFIX_TUNING", "prefix tuning (peft): learned keys and values prepended at every layer, base frozen", trains="adapters",
+               checkpointing=False)
     r.register("adapter", "harness.methods.adapter:ADAPTER", "bottleneck adapters (Houlsby: after attention and MLP; Pfeiffer: after MLP), base frozen", trains="adapters")
 
 

@@ -1,4 +1,4 @@
-"""The `harness` command: run, validate, eval-adapters, report, score, baseline, check, ls, models.
+"""The `harness` command: run, validate, eval-adapters, export, report, score, baseline, check, ls, models.
 
 The only package that prints. Errors a user can cause (HarnessError) become one message
 and exit code 2, never a traceback. Heavy imports happen inside the commands that need

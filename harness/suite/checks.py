@@ -252,9 +252,14 @@ class _Checker:
                 for _, _, stages in expand_sweep(suite, entry):
                     self.labels_fit(i, entry.method, stages)
                     for j, stage in enumerate(stages):
+                        where = f"methods[{i}].stages[{j}]" if entry.stages else f"methods[{i}]"
                         if stage.data is None and stage.mixture is None:
-                            where = f"methods[{i}].stages[{j}]" if entry.stages else f"methods[{i}]"
                             self.problem(where, "trains on no data: set train.data (or a mixture) in the suite or this entry")
+                        if stage.gradient_checkpointing and METHODS.meta(entry.method, "checkpointing", True) is False:
+                            self.unless_reported(where, HarnessError(
+                                f"gradient_checkpointing cannot apply to {entry.method}: its virtual keys and values "
+                                "travel in the cache, which transformers drops under checkpointing; set "
+                                "gradient_checkpointing: false for this method"))
             except ValueError as err:
                 msg = err.errors()[0]["msg"] if hasattr(err, "errors") else str(err)
                 self.problem(f"methods[{i}].train", msg[0].lower() + msg[1:])

@@ -53,6 +53,9 @@ def gradient_checkpointing(model: torch.nn.Module) -> Callable[[], None]:
     """Turn activation checkpointing on for `model` (a transformers model, or a peft model
     around one); returns the function that puts it back as it was."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if any(getattr(c, "peft_type", None) == "PREFIX_TUNING" for c in getattr(model, "peft_config", {}).values()):
+        raise HarnessError("gradient_checkpointing cannot apply to prefix tuning: its virtual keys and values travel "
+                           "in the cache, which transformers drops under checkpointing")
     if not getattr(base, "supports_gradient_checkpointing", False) or not hasattr(base, "gradient_checkpointing_enable"):
         raise HarnessError(f"gradient_checkpointing: {type(base).__name__} does not support it (transformers' "
                            "supports_gradient_checkpointing is off); remove the setting for this model")

@@ -2,7 +2,8 @@
 checkpointing gives the loss and gradients of a plain pass (full fine-tuning and LoRA), and it
 does recompute (a decoder layer's MLP runs forward twice per step); the bytes of weights,
 gradients and AdamW's state equal a count by hand; the training loop with
-gradient_checkpointing gives the loss curve it gives without, and turns it off afterwards."""
+gradient_checkpointing gives the loss curve it gives without, and turns it off afterwards;
+prefix tuning, whose virtual keys and values travel in the cache checkpointing drops, is refused."""
 
 from __future__ import annotations
 
@@ -95,3 +96,15 @@ def test_the_loop_with_checkpointing_gives_the_same_curve(method, params):
         assert not any(getattr(m, "gradient_checkpointing", False) for m in base.modules())  # off after the stage
     assert curves[1] == pytest.approx(curves[0], abs=1e-5)
     assert memories[0] == memories[1] and memories[0]["gradients"] > 0 and memories[0]["optimizer"] > 0
+
+
+def test_prefix_tuning_refuses_checkpointing_at_validation(write_suite):
+    from conftest import TINY_SUITE
+
+    from harness.errors import SuiteError
+    from harness.suite.loading import load_suite
+
+    suite = TINY_SUITE.replace("  precision: fp32", "  precision: fp32\n  gradient_checkpointing: true")
+    suite = suite.replace("methods:\n", "methods:\n  - {name: prefix, method: prefix_tuning}\n")
+    with pytest.raises(SuiteError, match=r"methods\[0\]: gradient_checkpointing cannot apply to prefix_tuning"):
+        load_suite(write_suite(suite))
