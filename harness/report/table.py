@@ -183,7 +183,9 @@ def _columns(records: list[Record], notes: list[str], templated: dict[str, dict[
 
 # What a peak memory figure measured (Cost.peak_memory_source), for the column's header.
 MEMORY_SOURCES = {"rss": ("peak RSS", "the process's peak resident set on the CPU: the model, training and evaluation, "
-                                     "and also the interpreter, the libraries and what the allocator keeps after freeing"),
+                                     "and also the interpreter, the libraries and what the allocator keeps after freeing "
+                                     "(while training, freed blocks over glibc's mmap threshold, 1 MiB unless "
+                                     "HARNESS_MMAP_THRESHOLD says otherwise, are returned at once: harness/train/allocator.py)"),
                   "cuda": ("peak GPU alloc", "torch's peak of allocated GPU memory (max_memory_allocated); the allocator's "
                                             "reserve and the CUDA context come on top")}
 

@@ -394,6 +394,7 @@ def train_stages(variant: Variant, applied, tokenizer, record: Record, cost: Cos
                if cfg.objective != "sft" else {}),
             **({"gradient_checkpointing": True} if cfg.gradient_checkpointing else {}),
             **({"memory": result.memory} if result.memory else {}),
+            **({"allocator": result.allocator} if result.allocator else {}),
         })
         for part, size in result.memory.items():  # the largest over stages
             cost.memory_parts[part] = max(size, cost.memory_parts.get(part, 0))

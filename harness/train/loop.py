@@ -30,7 +30,7 @@ from harness.models.abilities import keeps_logits
 from harness.models.precision import bf16_supported
 from harness.registry import METRICS
 from harness.suite.schema import TrainSpec
-from harness.train import checkpoint, footprint, optimizers
+from harness.train import allocator, checkpoint, footprint, optimizers
 from harness.train.batches import Source, batches, collate, loss_items
 from harness.train.objectives import sft_loss
 from harness.train.parallel import for_this_process
@@ -58,6 +58,7 @@ class TrainResult:
     reference: dict | None = None  # objective dpo: what the reference model was, and its bytes
     # bytes of weights, gradients and optimizer state after the first step (footprint.py)
     memory: dict[str, int] = field(default_factory=dict)
+    allocator: dict | None = None  # what allocator.py set while it trained (a CPU with glibc)
 
     @property
     def tokens_per_second(self) -> float:
@@ -101,7 +102,19 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
     method's optimizer under "auto" on a GPU; `distributed` the variant's block (used when
     torchrun started several processes); `progress(step, loss, tokens_per_second)` is told
     of every step; `checkpoints` the variant's (saved to every cfg.checkpoint_every steps,
-    resumed from when one of this stage was found)."""
+    resumed from when one of this stage was found). On a CPU, freed large blocks go back to
+    the system while it trains (allocator.py)."""
+    with allocator.training(next(applied.model.parameters()).device) as held:
+        result = _train(applied, tokenizer, sources, cfg, seed, desc, step_offset, check, gpu_optimizer, distributed,
+                        progress, checkpoints, held)
+    result.allocator = held
+    return result
+
+
+def _train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, seed: int, desc: str,
+           step_offset: int, check: Callable[[], dict[str, float]] | None, gpu_optimizer: str | None,
+           distributed: dict | None, progress: Callable[[int, float, float], None] | None,
+           checkpoints: checkpoint.Checkpoints | None, held: dict | None) -> TrainResult:
     model = applied.model
     device = next(model.parameters()).device
     torch.manual_seed(seed)
@@ -150,7 +163,7 @@ def train(applied: Applied, tokenizer, sources: list[Source], cfg: TrainSpec, se
         if check is None or cfg.validation is None:
             return
         model.eval()
-        with clock.paused():
+        with clock.paused(), allocator.evaluating(held):
             scores = check()
         model.train()
         result.validation_curve.append({"step": step, **scores})
