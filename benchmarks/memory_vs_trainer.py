@@ -85,6 +85,8 @@ def main() -> None:
     ap.add_argument("--lengths", default="128,480", help="tokens per example at most, comma-separated")
     ap.add_argument("--methods", default="lora,full")
     ap.add_argument("--sides", default=",".join(SIDES))
+    ap.add_argument("--threshold", type=int, metavar="BYTES",
+                    help="the harness sides train at this mmap threshold (HARNESS_MMAP_THRESHOLD) instead of 1 MiB")
     ap.add_argument("--quick", action="store_true", help="the tiny random Llama (byte tokens), LoRA, 2 steps, 256 tokens: a smoke run")
     ap.add_argument("--child", help=argparse.SUPPRESS)  # one measurement, as JSON: run by this script
     args = ap.parse_args()
@@ -103,6 +105,7 @@ def main() -> None:
     for method, length in configurations:
         for side in sides:
             spec = {"side": side, "method": method, "length": length, "steps": args.steps, "batch": args.batch,
+                    "threshold": args.threshold,
                     "quick": args.quick}
             results.setdefault((method, length), {})[side] = measure(spec)
     report(results, args)
@@ -113,6 +116,8 @@ def measure(spec: dict) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "HARNESS_MMAP_THRESHOLD")}
     if spec["side"] == "harness-glibc":
         env["HARNESS_MMAP_THRESHOLD"] = "0"
+    elif spec["side"].startswith("harness") and spec.get("threshold"):
+        env["HARNESS_MMAP_THRESHOLD"] = str(spec["threshold"])
     if spec["side"] == "trainer-mmap":
         env["MALLOC_MMAP_THRESHOLD_"] = str(THRESHOLD)
     start = time.perf_counter()
